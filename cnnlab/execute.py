@@ -1,0 +1,89 @@
+"""One run's life: create its directory, record what it is, train, record how it ended."""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cnnlab import __version__
+from cnnlab.runs import RunStore, make_run_id
+from cnnlab.spec import Spec
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # completed | failed | interrupted | diverged
+    path: Path
+    summary: dict[str, Any] | None
+    error: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def git_commit(cwd: Path) -> str | None:
+    """The commit of the working directory's repository, if it is one (for reproducibility)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import torch
+    import torchvision
+
+    return {"cnnlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": numpy.__version__}
+
+
+def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], Any],
+                command: list[str] | None = None) -> Outcome:
+    """Train `spec` into a new run directory under `runs_dir/<name>/`; never raises for a failed
+    run (the outcome says how it ended), except KeyboardInterrupt after marking it interrupted."""
+    from cnnlab.train import Trainer
+
+    store = RunStore.create(runs_dir, spec.name, make_run_id(spec.swept, spec.seed))
+    store.write_yaml("spec.yaml", spec.resolved())
+    started = time.time()
+    store.write_json("meta.json", {
+        "status": "running", "run_id": store.path.name, "name": spec.name, "started": _now(), "ended": None,
+        "duration_s": None, "seed": spec.seed, "swept": spec.swept, "device": None, "versions": versions(),
+        "host": platform.node(), "git_commit": git_commit(Path.cwd()),
+        "command": shlex.join(command if command is not None else sys.argv), "error": None,
+    })
+
+    def finish(status: str, error: str | None = None, **extra: Any) -> None:
+        store.update_meta(status=status, ended=_now(), duration_s=round(time.time() - started, 3), error=error,
+                          **extra)
+
+    try:
+        trainer = Trainer(spec, store, make_reporter(store))
+        trainer.setup()
+        store.update_meta(device=str(trainer.device))
+        summary = trainer.run()
+        store.write_json("summary.json", summary)
+    except KeyboardInterrupt:
+        finish("interrupted", "interrupted by the user")
+        store.log("interrupted by the user")
+        raise
+    except Exception as err:  # the run failed; its traceback goes to its own log
+        store.log(traceback.format_exc())
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        finish("failed", message)
+        return Outcome("failed", store.path, None, message)
+    status = "diverged" if summary["diverged"] else "completed"
+    finish(status)
+    return Outcome(status, store.path, summary)

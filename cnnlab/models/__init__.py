@@ -1,0 +1,1 @@
+"""Model registries (activations, initializations, norms, pooling, presets) and the builder."""

@@ -1,0 +1,19 @@
+"""Pooling layers by name (the `type` of a conv block's `pool`)."""
+
+from __future__ import annotations
+
+from cnnlab.layers import Pool
+from cnnlab.lazy import nn
+from cnnlab.registry import Registry
+
+POOLS = Registry("pool")
+
+
+@POOLS.register("max", "the largest value in each window")
+def max_pool(pool: Pool, /):
+    return nn.MaxPool2d(pool.kernel_size, pool.stride, pool.padding, pool.dilation, ceil_mode=pool.ceil_mode)
+
+
+@POOLS.register("avg", "the mean of each window (LeNet's subsampling); zero padding counts in the mean")
+def avg_pool(pool: Pool, /):
+    return nn.AvgPool2d(pool.kernel_size, pool.stride, pool.padding, ceil_mode=pool.ceil_mode)

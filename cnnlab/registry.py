@@ -1,0 +1,117 @@
+"""Name → implementation tables: the single place where an option is added.
+
+An entry is a plain function. Its positional-only parameters are the context cnnlab supplies
+(a tensor to initialize, a channel count ...); its keyword-only parameters are the options a user
+may set in the spec, each with a default and a type annotation. So
+
+    @ACTIVATIONS.register("leaky_relu", "max(x, a·x)")
+    def leaky_relu(*, negative_slope: float = 0.01): ...
+
+makes `activation: leaky_relu` and `activation: {name: leaky_relu, negative_slope: 0.2}` valid in a
+spec, lists it in error messages and `--help`, and puts it in the parametrized tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+class RegistryError(ValueError):
+    """A name or option that no registry entry accepts; the message is meant for the user."""
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-settable keyword of a registry entry."""
+
+    name: str
+    default: Any
+    annotation: Any
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    fn: Callable[..., Any]
+    help: str
+
+    @property
+    def options(self) -> dict[str, Option]:
+        hints = typing.get_type_hints(self.fn)
+        return {
+            p.name: Option(p.name, p.default, hints.get(p.name, Any))
+            for p in inspect.signature(self.fn).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+
+
+class Registry:
+    """A named table of entries with strict, helpful lookup."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str, help: str = "") -> Callable[[Callable], Callable]:
+        def add(fn: Callable) -> Callable:
+            if name in self._entries:
+                raise KeyError(f"{self.kind} {name!r} is registered twice")
+            self._entries[name] = Entry(name, fn, help or (fn.__doc__ or "").strip().split("\n")[0])
+            return fn
+
+        return add
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def entry(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise RegistryError(
+                f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; "
+                f"choose one of: {', '.join(self._entries)}"
+            ) from None
+
+    def validate_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce user options for entry `name`; return them with defaults filled in."""
+        from pydantic import TypeAdapter, ValidationError
+
+        known = self.entry(name).options
+        resolved = {}
+        for key, value in options.items():
+            if key not in known:
+                valid = ", ".join(known) or "none"
+                raise RegistryError(
+                    f"{self.kind} {name!r} has no option {key!r}{did_you_mean(key, known)}; "
+                    f"its options are: {valid}"
+                )
+            try:
+                resolved[key] = TypeAdapter(known[key].annotation).validate_python(value, strict=False)
+            except ValidationError as err:
+                reason = err.errors()[0]["msg"]
+                raise RegistryError(f"{self.kind} {name!r} option {key!r}: {reason}, got {value!r}") from None
+        for key, opt in known.items():
+            resolved.setdefault(key, opt.default)
+        return resolved
+
+    def build(self, name: str, *context: Any, **options: Any) -> Any:
+        """Call entry `name` with cnnlab's context arguments and the user's (validated) options."""
+        return self.entry(name).fn(*context, **options)

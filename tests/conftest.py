@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny shapes experiment that trains in a second or two, and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cnnlab.cli import app
+
+TINY = {
+    "name": "tiny",
+    "seed": 0,
+    "data": {"dataset": {"name": "shapes", "image_size": 16, "train_size": 320, "test_size": 80}},
+    "model": {
+        "conv": [{"out_channels": 4, "kernel_size": 3, "padding": 1, "pool": {"type": "max", "kernel_size": 2}}],
+        "fc": [16],
+    },
+    "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "threads": 1},
+}
+
+
+@pytest.fixture
+def tiny_spec(tmp_path: Path):
+    """Write the tiny spec (with top-level keys replaced by `changes`) and return its path."""
+
+    def write(name: str = "exp.yaml", **changes) -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump({**TINY, **changes}, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli():
+    """Invoke `cnnlab ARGS...` in-process; returns the click Result (exit_code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

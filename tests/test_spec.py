@@ -1,0 +1,184 @@
+"""The spec: defaults, overrides, sweeps and every error a user can make (one line, the key path)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cnnlab.spec import (
+    ConvSpec,
+    DataSpec,
+    ModelSpec,
+    PoolSpec,
+    Spec,
+    SpecError,
+    TrainSpec,
+    expand_runs,
+    load_spec,
+    resolve,
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def error_of(raw: dict) -> str:
+    with pytest.raises(SpecError) as info:
+        resolve(raw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("section", [PoolSpec, ConvSpec, ModelSpec, DataSpec, TrainSpec, Spec])
+def test_every_key_has_a_default_and_a_description(section):
+    source = inspect.getsource(section).splitlines()
+    for key, field in section.model_fields.items():
+        if not (section is ConvSpec and key == "out_channels"):  # the one required key of a conv block
+            assert not field.is_required(), f"{section.__name__}.{key} has no default"
+        line = next(ln for ln in source if ln.strip().startswith(f"{key}:"))
+        assert "  # " in line, f"{section.__name__}.{key} has no one-line description"
+
+
+def test_exponent_numbers_are_numbers(tmp_path):
+    spec = load_spec(write(tmp_path, "train: {optimizer: {name: adam, lr: 1e-3}}"))
+    assert spec.train.optimizer.options["lr"] == pytest.approx(0.001)
+    spec = load_spec(write(tmp_path, "{}"), ["train.optimizer.lr=3e-4", "train.epochs=2"])
+    assert spec.train.optimizer.options["lr"] == pytest.approx(3e-4)
+    assert spec.train.epochs == 2
+
+
+def test_registry_options_are_completed_and_checked():
+    spec = resolve({"model": {"activation": {"name": "leaky_relu", "negative_slope": 0.2}}})
+    assert spec.model.activation.options == {"negative_slope": 0.2}
+    assert spec.resolved()["model"]["activation"] == {"name": "leaky_relu", "negative_slope": 0.2}
+    assert resolve({}).resolved()["model"]["init"] == {"name": "kaiming_normal", "mode": "fan_in"}
+
+
+def test_preset_is_overridden_by_spec_keys():
+    spec = resolve({"model": {"preset": "lenet5", "activation": "tanh"}})
+    assert spec.model.activation.name == "tanh"
+    assert [c.out_channels for c in spec.model.conv] == [6, 16]
+    assert spec.model.fc == [120, 84]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check"),
+    [
+        (["model.activation=tanh"], lambda s: s.model.activation.name == "tanh"),
+        (["model.activation=leaky_relu", "model.activation.negative_slope=0.3"],
+         lambda s: s.model.activation.options["negative_slope"] == 0.3),
+        (["model.conv[1].dilation=2"], lambda s: s.model.conv[1].dilation == (2, 2)),  # list from the defaults
+        (["model.conv[0].kernel_size=[3, 5]"], lambda s: s.model.conv[0].kernel_size == (3, 5)),
+        (["model.preset=lenet5", "model.conv[0].padding=2"],
+         lambda s: s.model.conv[0].padding == (2, 2) and s.model.conv[0].out_channels == 6),
+        (["model.fc=[]"], lambda s: s.model.fc == []),
+        (["data.normalize=none", "train.patience=3"], lambda s: s.data.normalize == "none" and s.train.patience == 3),
+    ],
+)
+def test_set_overrides(tmp_path, overrides, check):
+    assert check(load_spec(write(tmp_path, "name: x"), overrides))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"modle": {}}, 'modle: unknown key (did you mean "model"?)'),
+        ({"model": {"activaton": "relu"}}, 'model.activaton: unknown key (did you mean "activation"?)'),
+        ({"model": {"activation": "rleu"}}, "model.activation: unknown activation 'rleu' (did you mean \"relu\"?)"),
+        ({"model": {"init": "xavier"}}, "model.init: unknown init 'xavier'"),
+        ({"model": {"norm": "btach"}}, "model.norm: unknown norm 'btach' (did you mean \"batch\"?)"),
+        ({"data": {"dataset": "mnits"}}, "data.dataset: unknown dataset 'mnits'"),
+        ({"model": {"conv": [{"out_channels": 3}, {"out_channels": 4, "stride": 0}]}},
+         "model.conv[1].stride: must be >= 1, got 0"),
+        ({"model": {"conv": [{"out_channels": 3, "padding": "same", "stride": 2}]}},
+         "model.conv[0].padding: 'same' works only with stride 1"),
+        ({"model": {"conv": [{"kernel_size": 3}]}}, "model.conv[0].out_channels: Field required"),
+        ({"train": {"epochs": "ten"}}, "train.epochs: Input should be a valid integer"),
+        ({"train": {"epochs": 2.5}}, "train.epochs: Input should be a valid integer"),
+        ({"train": {"optimizer": {"name": "sgd", "lrr": 0.1}}}, "has no option 'lrr' (did you mean \"lr\"?)"),
+        ({"train": {"device": "gpu"}}, "train.device: expected auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction: Input should be less than 1"),
+        ({"model": {"preset": "lenet"}}, "model.preset: unknown preset 'lenet' (did you mean \"lenet5\"?)"),
+        ({"name": "../escape"}, "name: must be letters, digits"),
+        ({"model": {"bias_init": "kaiming_normal"}}, "model.bias_init: 'kaiming_normal' needs a weight matrix"),
+        ({"model": {"conv": [{"out_channels": 3, "pool": {"type": "avg", "dilation": 2}}]}},
+         "model.conv[0].pool.dilation: average pooling has no dilation"),
+    ],
+)
+def test_errors_name_the_key(raw, expected):
+    assert expected in error_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the file is empty"),
+        ("model: [unclosed", "not valid YAML at line 1"),
+        ("!!python/object/apply:os.system ['echo hi']", "unsupported YAML tag"),
+        ("- a\n- b\n", "expected a mapping of keys"),
+    ],
+)
+def test_bad_files(tmp_path, text, expected):
+    with pytest.raises(SpecError, match=expected):
+        load_spec(write(tmp_path, text))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("model.activation", "expected KEY=VALUE"),
+        ("model..x=1", "not a key path"),
+        ("model.conv[9].stride=2", r"model.conv\[9\]: index out of range \(the list has 2 entries\)"),
+        ("model.fc.width=3", "model.fc: is not a mapping"),
+        ("model.activation[0]=3", "model.activation: is not a list"),
+    ],
+)
+def test_bad_overrides(tmp_path, item, expected):
+    with pytest.raises(SpecError, match=expected):
+        load_spec(write(tmp_path, "name: x"), [item])
+
+
+def test_sweep_expands_to_every_combination_and_seed(tmp_path):
+    spec = load_spec(write(tmp_path, """
+sweep:
+  model.activation: [relu, tanh]
+  model.conv[0].kernel_size: [3, 5]
+seeds: [0, 1, 2]
+"""))
+    runs = expand_runs(spec)
+    assert len(runs) == 12
+    assert {(r.model.activation.name, r.model.conv[0].kernel_size, r.seed) for r in runs} == {
+        (a, (k, k), s) for a in ("relu", "tanh") for k in (3, 5) for s in (0, 1, 2)
+    }
+    assert runs[0].swept == {"model.activation": "relu", "model.conv[0].kernel_size": 3}
+    assert all("sweep" not in r.resolved() and "seeds" not in r.resolved() for r in runs)
+
+
+def test_sweep_over_presets_takes_each_presets_values(tmp_path):
+    runs = expand_runs(load_spec(write(tmp_path, "sweep: {model.preset: [lenet5, mlp]}")))
+    assert [r.model.kind for r in runs] == ["cnn", "mlp"]
+    assert runs[1].model.fc == [256, 128]
+
+
+def test_invalid_sweep_combination_is_named(tmp_path):
+    spec = load_spec(write(tmp_path, "sweep: {'model.conv[0].stride': [1, 0]}"))
+    with pytest.raises(SpecError, match=r"sweep combination model.conv\[0\].stride=0: .*must be >= 1"):
+        expand_runs(spec)
+
+
+def test_resolved_spec_round_trips(tmp_path):
+    spec = resolve({"model": {"preset": "lenet5_classic"}, "train": {"optimizer": "adam"}})
+    again = Spec.model_validate(yaml.safe_load(yaml.safe_dump(spec.resolved())))
+    assert again.resolved() == spec.resolved()

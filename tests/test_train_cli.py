@@ -1,0 +1,152 @@
+"""`cnnlab train` end to end on tiny shapes runs: the run directory, determinism, user errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from cnnlab.runs import METRIC_COLUMNS
+
+
+def only_run(runs: Path) -> Path:
+    found = [p for p in runs.glob("*/*") if p.is_dir()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_quickstart_spec_trains_and_leaves_a_complete_run_directory(cli, tmp_path):
+    runs = tmp_path / "runs"
+    quickstart = Path(__file__).parent.parent / "experiments" / "quickstart.yaml"
+    result = cli("train", quickstart, "--runs-dir", runs, "--set", "data.dataset.train_size=400",
+                 "--set", "data.dataset.test_size=100", "--set", "train.epochs=2")
+    assert result.exit_code == 0, result.output
+    assert "run completed" in result.output and "test acc" in result.output
+    run = only_run(runs)
+    assert run.parent.name == "quickstart"
+
+    spec = yaml.safe_load((run / "spec.yaml").read_text())
+    meta = json.loads((run / "meta.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+
+    assert spec["train"]["epochs"] == 2 and spec["data"]["dataset"]["train_size"] == 400
+    assert meta["status"] == "completed" and meta["run_id"] == run.name and meta["ended"]
+    assert {"cnnlab", "torch", "torchvision", "python"} <= set(meta["versions"])
+    assert meta["device"] == "cpu" and "train" in meta["command"]
+    assert list(rows[0]) == list(METRIC_COLUMNS) and [int(r["epoch"]) for r in rows] == [1, 2]
+    assert summary["epochs_run"] == 2
+    assert summary["best_val_acc"] == pytest.approx(max(float(r["val_acc"]) for r in rows), abs=1e-6)
+    assert summary["final_train_loss"] == pytest.approx(float(rows[-1]["train_loss"]), rel=1e-5)
+    assert summary["split_sizes"] == {"train": 360, "val": 40, "test": 100}
+    assert 0 <= summary["test_acc"] <= 1 and summary["params"] > 0 and summary["macs"] > 0
+    for name in ("last.pt", "best.pt"):
+        state = torch.load(run / "checkpoints" / name, weights_only=True)
+        assert set(state) >= {"model", "optimizer", "epoch", "metrics"}
+    assert "epoch   2/2" in (run / "log.txt").read_text()
+    assert not list(run.rglob("*.tmp")), "a temporary file was left behind"
+
+
+def test_same_spec_and_seed_give_identical_metrics(cli, tiny_spec, tmp_path):
+    spec = tiny_spec()
+    tables = []
+    for runs in (tmp_path / "a", tmp_path / "b"):
+        assert cli("train", spec, "--runs-dir", runs).exit_code == 0
+        rows = list(csv.DictReader((only_run(runs) / "metrics.csv").open()))
+        tables.append([{k: v for k, v in r.items() if k != "seconds"} for r in rows])
+    assert tables[0] == tables[1]
+
+
+def test_different_seed_gives_different_metrics(cli, tiny_spec, tmp_path):
+    metrics = []
+    for seed in (0, 1):
+        runs = tmp_path / f"s{seed}"
+        assert cli("train", tiny_spec(seed=seed), "--runs-dir", runs).exit_code == 0
+        metrics.append((only_run(runs) / "metrics.csv").read_text().split("\n")[1])
+    assert metrics[0] != metrics[1]
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(cli, tiny_spec, tmp_path):
+    spec = tiny_spec(train={"epochs": 3, "batch_size": 32, "device": "cpu", "scheduler": "none",
+                            "optimizer": {"name": "sgd", "lr": 1e12, "momentum": 0.0, "weight_decay": 0.0}},
+                     model={**yaml.safe_load(tiny_spec().read_text())["model"], "norm": "none"})
+    result = cli("train", spec, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 1
+    assert "NaN or infinite" in result.output
+    run = only_run(tmp_path / "runs")
+    assert json.loads((run / "meta.json").read_text())["status"] == "diverged"
+    assert json.loads((run / "summary.json").read_text())["diverged"] is True
+
+
+def test_dry_run_prints_spec_and_layers_and_trains_nothing(cli, tiny_spec, tmp_path):
+    result = cli("train", tiny_spec(), "--dry-run", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert "activation:" in result.output and "conv1" in result.output and "head" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_of_a_sweep_lists_its_runs(cli, tiny_spec):
+    spec = tiny_spec(sweep={"model.activation": ["relu", "tanh"]}, seeds=[0, 1])
+    result = cli("train", spec, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "4 runs" in result.output and "tanh" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--set", "model.conv[0].kernel_size=40"], r"model.conv[0] (layer conv1): "),
+        (["--set", "model.activation=swish"], "model.activation: unknown activation 'swish'"),
+        (["--set", "data.dataset=cifar11"], "data.dataset: unknown dataset 'cifar11'"),
+        (["--set", "train.device=cuda:7"] if not torch.cuda.is_available() else ["--set", "train.device=cuda:99"],
+         "train.device: cuda"),
+        (["--set", "epochs=3"], 'epochs: unknown key'),
+        (["--set", "train.epochs=0"], "train.epochs: Input should be greater than or equal to 1"),
+    ],
+)
+def test_user_errors_are_one_line(cli, tiny_spec, tmp_path, args, expected):
+    result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs", *args)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_missing_spec_file(cli, tmp_path):
+    result = cli("train", tmp_path / "nope.yaml")
+    assert result.exit_code == 2 and "nope.yaml: no such file" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_runs_dir(cli, tiny_spec, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = cli("train", tiny_spec(), "--runs-dir", locked / "runs")
+    assert result.exit_code == 2 and "not writable" in result.stderr
+
+
+def test_runs_dir_that_is_a_file(cli, tiny_spec, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli("train", tiny_spec(), "--runs-dir", blocker)
+    assert result.exit_code == 2 and f"--runs-dir {blocker}: not writable" in result.stderr
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from typer.testing import CliRunner; from cnnlab.cli import app; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+            "r = CliRunner().invoke(app, ['train', '--help']); assert 'EXP.yaml' in r.output; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_dash_m_works():
+    out = subprocess.run([sys.executable, "-m", "cnnlab", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("cnnlab ")
