@@ -50,9 +50,12 @@ def versions() -> dict[str, str]:
 
 
 def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], Any],
-                command: list[str] | None = None) -> Outcome:
+                command: list[str] | None = None, threads: int | None = None, device: str | None = None) -> Outcome:
     """Train `spec` into a new run directory under `runs_dir/<name>/`; never raises for a failed
-    run (the outcome says how it ended), except KeyboardInterrupt after marking it interrupted."""
+    run (the outcome says how it ended), except KeyboardInterrupt after marking it interrupted.
+
+    `threads` and `device` replace the spec's `train.threads` / `train.device` for this process (a
+    parallel sweep's share of the machine) without changing the run's recorded spec."""
     from cnnlab.train import Trainer
 
     store = RunStore.create(runs_dir, spec.name, make_run_id(spec.swept, spec.seed))
@@ -71,8 +74,8 @@ def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], 
 
     try:
         trainer = Trainer(spec, store, make_reporter(store))
-        trainer.setup()
-        store.update_meta(device=str(trainer.device))
+        trainer.setup(threads=threads, device=device)
+        store.update_meta(device=str(trainer.device), threads=trainer.threads)
         summary = trainer.run()
         store.write_json("summary.json", summary)
     except KeyboardInterrupt:

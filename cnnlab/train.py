@@ -102,11 +102,13 @@ class Trainer:
         self.spec, self.store, self.reporter = spec, store, reporter
         self.train_spec = spec.train
 
-    def setup(self) -> None:
+    def setup(self, threads: int | None = None, device: str | None = None) -> None:
+        """Load data, build the model and optimizer. `threads`/`device` override the spec's."""
         spec, t = self.spec, self.spec.train
-        self.device = resolve_device(t.device)
-        if t.threads:
-            torch.set_num_threads(t.threads)
+        self.device = resolve_device(device or t.device)
+        if threads or t.threads:
+            torch.set_num_threads(threads or t.threads)
+        self.threads = torch.get_num_threads()
         seed_everything(spec.seed)
         self.data: Data = load_data(spec.data, spec.seed, self.device)
         self.plan = build_plan(spec.model, self.data.info)

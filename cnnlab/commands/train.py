@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -78,19 +79,98 @@ def print_outcome(console: Console, outcome) -> None:
     console.print(table)
 
 
+def command_line() -> list[str]:
+    """How this process was started, as the user typed it (recorded in each run's meta.json)."""
+    return ["cnnlab", *sys.argv[1:]]
+
+
+def run_label(run: Spec) -> str:
+    return " ".join([*(f"{k}={v}" for k, v in run.swept.items()), f"seed={run.seed}"])
+
+
+class Tally:
+    """Counts of how runs ended, and the exit status they make."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+    def line(self) -> str:
+        order = ("completed", "skipped", "diverged", "failed", "interrupted")
+        return ", ".join(f"{self.counts[k]} {k}" for k in order if self.counts.get(k))
+
+    @property
+    def exit_code(self) -> int:
+        if self.counts.get("interrupted"):
+            return 130
+        return 1 if self.counts.get("failed") or self.counts.get("diverged") else 0
+
+
+def run_sequentially(console: Console, runs: list[Spec], runs_dir: Path, fail_fast: bool, tally: Tally) -> None:
+    from cnnlab.execute import execute_run  # imports torch: only now that there is training to do
+    from cnnlab.progress import RichReporter
+
+    for i, run in enumerate(runs, 1):
+        if len(runs) > 1:
+            console.rule(f"run {i}/{len(runs)}: {run_label(run)}")
+        try:
+            outcome = execute_run(run, runs_dir, lambda store, run=run: RichReporter(console, store, run.train.epochs),
+                                  command=command_line())
+        except KeyboardInterrupt:
+            tally.add("interrupted")
+            return
+        print_outcome(console, outcome)
+        tally.add(outcome.status)
+        if fail_fast and outcome.status == "failed":
+            return
+
+
+def run_in_parallel(console: Console, runs: list[Spec], runs_dir: Path, jobs: int, fail_fast: bool,
+                    tally: Tally) -> None:
+    import torch  # only to count GPUs; the workers import it anyway
+
+    from cnnlab.sweep import plan_jobs, run_parallel
+
+    planned = plan_jobs(runs, jobs, len(os.sched_getaffinity(0)), torch.cuda.device_count())
+    console.print(f"running {len(runs)} runs, {jobs} at a time (run logs: each run's log.txt)")
+    try:
+        for done in run_parallel(planned, jobs, runs_dir, command_line(), lambda f: fail_fast and f.status == "failed"):
+            tally.add(done.status)
+            label = run_label(runs[done.index])
+            if done.status in ("completed", "diverged"):
+                test = done.summary.get("test_acc") if done.summary else None
+                shown = "—" if test is None else f"{test:.2%}"
+                console.print(f"{done.status:>11}  {label}  test acc {shown}  → {done.path}")
+            else:
+                where = f"  (traceback in {done.path / 'log.txt'})" if done.path else ""
+                console.print(f"[red]{done.status:>11}[/red]  {label}: {done.error}{where}")
+    except KeyboardInterrupt:
+        tally.add("interrupted")
+
+
 def train(
     spec_file: Path = typer.Argument(..., metavar="EXP.yaml", help="The experiment spec (YAML)."),
     overrides: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE",
                                         help="Override a spec key, e.g. --set model.activation=tanh (repeatable)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run directories are written."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved spec and the model's layers; "
-                                                           "train nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved spec, the runs and the model's "
+                                                           "layers; train nothing."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs at a time, each in its own process with "
+                                                           "an equal share of the CPU threads (or its own GPU)."),
+    force: bool = typer.Option(False, "--force", help="Run again even the runs that already completed."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed run."),
 ) -> None:
-    """Train the model of a spec; write metrics and checkpoints to runs/<name>/<run-id>/.
+    """Train the model of a spec (every run of its sweep); write metrics and checkpoints to runs/<name>/<run-id>/.
 
-    Example: cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3
+    Runs that already completed with the same resolved spec are skipped (--force runs them again).
+
+    Examples:
+      cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3
+      cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2
     """
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     spec = load_spec(spec_file, overrides)
     runs = expand_runs(spec)
     preflight(runs)
@@ -99,20 +179,25 @@ def train(
         return
     check_runs_dir(runs_dir)
 
-    from cnnlab.execute import execute_run  # imports torch: only now that there is training to do
-    from cnnlab.progress import RichReporter
-    from cnnlab.train import resolve_device
+    from cnnlab.sweep import split_done, write_sweep_record
 
-    resolve_device(spec.train.device)
-    failed = 0
-    for i, run in enumerate(runs, 1):
-        if len(runs) > 1:
-            shown = ", ".join(f"{k}={v}" for k, v in run.swept.items())
-            console.rule(f"run {i}/{len(runs)}: {shown} seed={run.seed}")
-        outcome = execute_run(run, runs_dir, lambda store, run=run: RichReporter(console, store, run.train.epochs),
-                              command=["cnnlab", *sys.argv[1:]] if sys.argv else None)
-        print_outcome(console, outcome)
-        failed += outcome.status != "completed"
-    if failed:
-        raise typer.Exit(1)
+    todo, skipped = split_done(runs, runs_dir, force)
+    tally = Tally()
+    for run, path in skipped:
+        tally.add("skipped")
+        console.print(f"skipped  {run_label(run)}: already completed in {path}")
+    if spec.sweep or spec.seeds:
+        write_sweep_record(spec, runs_dir)
+    if todo:
+        from cnnlab.train import resolve_device
 
+        resolve_device(spec.train.device)
+        if jobs > 1 and len(todo) > 1:
+            run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, tally)
+        else:
+            run_sequentially(console, todo, runs_dir, fail_fast, tally)
+    if len(runs) > 1 or tally.exit_code:
+        not_run = len(runs) - sum(tally.counts.values())
+        console.print(f"{len(runs)} runs: {tally.line()}" + (f", {not_run} not started" if not_run > 0 else ""))
+    if tally.exit_code:
+        raise typer.Exit(tally.exit_code)

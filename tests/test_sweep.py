@@ -1,0 +1,105 @@
+"""Many runs of one experiment: parallel jobs, skipping what completed, failures, interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnlab.spec import expand_runs, resolve
+from cnnlab.sweep import plan_jobs, split_done
+
+
+def statuses(runs: Path) -> list[str]:
+    return sorted(json.loads(p.read_text())["status"] for p in runs.glob("*/*/meta.json"))
+
+
+def test_jobs_2_runs_in_parallel_and_reports_a_failure_without_stopping_the_others(cli, tiny_spec, tmp_path):
+    runs = tmp_path / "runs"
+    spec = tiny_spec(sweep={"model.activation": ["relu", "tanh"], "train.device": ["cpu", "cuda:99"]})
+    result = cli("train", spec, "--runs-dir", runs, "--jobs", "2")
+    assert result.exit_code == 1, result.output
+    assert "4 runs: 2 completed, 2 failed" in result.output
+    assert "cuda:99 is not available here" in result.output or "cuda:99 does not exist" in result.output
+    assert statuses(runs) == ["completed", "completed", "failed", "failed"]
+    failed = [p.parent for p in runs.glob("*/*/meta.json") if json.loads(p.read_text())["status"] == "failed"]
+    assert "Traceback" in (failed[0] / "log.txt").read_text()
+    record = (runs / "tiny" / "sweep.yaml").read_text()
+    assert "model.activation" in record and "spec:" in record
+
+
+def test_completed_runs_are_skipped_failed_ones_rerun_and_force_reruns_all(cli, tiny_spec, tmp_path):
+    runs = tmp_path / "runs"
+    spec = tiny_spec(train={**yaml_train(tiny_spec), "epochs": 1}, seeds=[0, 1])
+    assert cli("train", spec, "--runs-dir", runs).exit_code == 0
+    first = sorted(p.name for p in (runs / "tiny").iterdir() if p.is_dir())
+    meta = runs / "tiny" / first[0] / "meta.json"
+    meta.write_text(meta.read_text().replace('"completed"', '"interrupted"'))
+
+    again = cli("train", spec, "--runs-dir", runs)
+    assert again.exit_code == 0
+    assert "2 runs: 1 completed, 1 skipped" in again.output
+    assert len([p for p in (runs / "tiny").iterdir() if p.is_dir()]) == 3
+
+    forced = cli("train", spec, "--runs-dir", runs, "--force")
+    assert "2 runs: 2 completed" in forced.output
+    assert len([p for p in (runs / "tiny").iterdir() if p.is_dir()]) == 5
+
+
+def yaml_train(tiny_spec) -> dict:
+    import yaml
+
+    return yaml.safe_load(tiny_spec("base.yaml").read_text())["train"]
+
+
+def test_a_changed_spec_is_not_skipped(tmp_path):
+    runs = [resolve({"name": "x", "train": {"epochs": e}}) for e in (1, 2)]
+    run_dir = tmp_path / "x" / "done"
+    run_dir.mkdir(parents=True)
+    from cnnlab.yamlio import dump_yaml
+
+    (run_dir / "spec.yaml").write_text(dump_yaml(runs[0].resolved()))
+    (run_dir / "meta.json").write_text(json.dumps({"status": "completed"}))
+    todo, skipped = split_done(runs, tmp_path, force=False)
+    assert [r.train.epochs for r in todo] == [2] and skipped[0][1] == run_dir
+    (run_dir / "meta.json").write_text("{not json")
+    assert len(split_done(runs, tmp_path, force=False)[0]) == 2  # a corrupt run is not done
+
+
+def test_fail_fast_stops_after_the_first_failure(cli, tiny_spec, tmp_path):
+    spec = tiny_spec(sweep={"train.device": ["cuda:99", "cpu", "cpu"]}, seeds=[0])
+    result = cli("train", spec, "--runs-dir", tmp_path / "runs", "--fail-fast")
+    assert result.exit_code == 1
+    assert "3 runs: 1 failed, 2 not started" in result.output
+
+
+def test_jobs_share_the_cpu_threads():
+    runs = expand_runs(resolve({"sweep": {"seed": [0, 1, 2]}}))
+    jobs = plan_jobs(runs, jobs=2, cpu_count=8, gpu_count=0)
+    assert [j.threads for j in jobs] == [4, 4, 4] and all(j.device is None for j in jobs)
+    jobs = plan_jobs(runs, jobs=3, cpu_count=2, gpu_count=2)
+    assert [j.threads for j in jobs] == [1, 1, 1] and [j.device for j in jobs] == ["cuda:0", "cuda:1", "cuda:0"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_marks_the_run_interrupted(tiny_spec, tmp_path):
+    spec = tiny_spec(train={**yaml_train(tiny_spec), "epochs": 500})
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "cnnlab", "train", str(spec), "--runs-dir", str(runs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not list(runs.glob("*/*/metrics.csv")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    assert statuses(runs) == ["interrupted"]
+    run = next(runs.glob("*/*"))
+    assert (run / "checkpoints" / "last.pt").exists() and (run / "metrics.csv").read_text().count("\n") >= 2
