@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -50,9 +51,10 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def slug(value: Any, limit: int = 24) -> str:
-    """A value as a short, filesystem-safe piece of a run id."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    text = re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
+    """A value as a short, filesystem-safe piece of a run id (a list or mapping: a short digest)."""
+    if isinstance(value, (list, dict)):
+        return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
+    text = re.sub(r"[^A-Za-z0-9.]+", "_", str(value)).strip("_")
     return text[:limit] or "x"
 
 
