@@ -52,6 +52,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def slug(value: Any, limit: int = 24) -> str:
     """A value as a short, filesystem-safe piece of a run id (a list or mapping: a short digest)."""
+    if isinstance(value, dict) and isinstance(value.get("name"), str):  # a registry choice with options
+        value = "_".join([value["name"], *(f"{k}{v}" for k, v in value.items() if k != "name")])
     if isinstance(value, (list, dict)):
         return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
     text = re.sub(r"[^A-Za-z0-9.]+", "_", str(value)).strip("_")

@@ -150,3 +150,14 @@ def test_help_does_not_import_torch():
 def test_python_dash_m_works():
     out = subprocess.run([sys.executable, "-m", "cnnlab", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("cnnlab ")
+
+
+def test_early_stopping_on_the_monitored_metric(cli, tiny_spec, tmp_path):
+    train = {"epochs": 6, "batch_size": 32, "device": "cpu", "patience": 1, "monitor": "val_loss",
+             "optimizer": {"name": "sgd", "lr": 0.0}}
+    model = {**yaml.safe_load(tiny_spec().read_text())["model"], "norm": "none"}  # lr 0: nothing changes
+    result = cli("train", tiny_spec(train=train, model=model), "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert "early stopping: val_loss has not improved for 1 epochs" in result.output
+    summary = json.loads((only_run(tmp_path / "runs") / "summary.json").read_text())
+    assert summary["stopped_early"] is True and summary["epochs_run"] == 2 and summary["best_epoch"] == 1
