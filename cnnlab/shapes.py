@@ -72,6 +72,16 @@ def _too_small(axis: str, formula: str, why: str) -> ShapeError:
     return ShapeError(f"output {axis} ({formula}) is below 1; {why}")
 
 
+def _sliding(out: int, formula: str, axis: str, window: str, kernel: int, dilation: int, padded: int) -> AxisSize:
+    """The result of a sliding window along one axis, or the error when not one window fits."""
+    if out < 1:
+        raise _too_small(
+            axis, formula, f"the {effective_kernel(kernel, dilation)}-pixel {window} does not fit in the "
+            f"{padded} padded input pixels"
+        )
+    return AxisSize(out, formula)
+
+
 def _window_terms(n: int, kernel: int, left: int, right: int, dilation: int) -> str:
     pad = f"2·{left}" if left == right else f"{left} + {right}"
     return f"{n} + {pad} − {dilation}·({kernel}−1) − 1"
@@ -87,12 +97,7 @@ def conv_size(
     left, right = padding
     out = (n + left + right - dilation * (kernel - 1) - 1) // stride + 1
     formula = f"⌊({_window_terms(n, kernel, left, right, dilation)})/{stride}⌋ + 1 = {out}"
-    if out < 1:
-        raise _too_small(
-            axis, formula, f"the {effective_kernel(kernel, dilation)}-pixel kernel window does not fit "
-            f"in the {n + left + right} padded input pixels"
-        )
-    return AxisSize(out, formula)
+    return _sliding(out, formula, axis, "kernel window", kernel, dilation, n + left + right)
 
 
 def pool_size(
@@ -114,12 +119,7 @@ def pool_size(
         out = raw - 1 if (raw - 1) * stride >= n + padding else raw
         if out != raw:
             formula += f" − 1 = {out} (the last window would start in the right padding)"
-    if out < 1:
-        raise _too_small(
-            axis, formula, f"the {effective_kernel(kernel, dilation)}-pixel pooling window does not "
-            f"fit in the {n + 2 * padding} padded input pixels"
-        )
-    return AxisSize(out, formula)
+    return _sliding(out, formula, axis, "pooling window", kernel, dilation, n + 2 * padding)
 
 
 def conv_transpose_size(
@@ -540,7 +540,8 @@ class Window1D:
         """(left, right) padding; ShapeError where PyTorch rejects the padding."""
         if not self.pool:
             padding = self.padding if isinstance(self.padding, str) else _square(self.padding)
-            return _conv_padding(Conv(1, 1, _square(self.kernel), _square(self.stride), padding))[0]
+            conv = Conv(1, 1, _square(self.kernel), _square(self.stride), padding, _square(self.dilation))
+            return _conv_padding(conv)[0]
         if isinstance(self.padding, str):
             raise ShapeError(f"pool padding must be a number, got {self.padding!r}")
         check_pool_padding(_square(self.kernel), _square(self.padding))
