@@ -215,7 +215,7 @@ def generate(
     max_rotation: float = 15.0,
     thickness: float = 0.07,
     min_contrast: float = 0.35,
-    noise: float = 0.2,
+    noise: float = 0.25,
     clutter: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw `n` labelled shape images; classes are CLASS_NAMES, balanced and shuffled.
