@@ -13,6 +13,7 @@ from collections.abc import Callable
 import typer
 
 from cnnlab import __version__
+from cnnlab.commands import eval as eval_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
 from cnnlab.errors import CnnlabError
@@ -61,6 +62,7 @@ def register(name: str, fn: Callable) -> None:
 
 register("train", train_command.train)
 register("shape", shape_command.shape)
+register("eval", eval_command.evaluate)
 
 
 def main() -> None:

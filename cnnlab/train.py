@@ -78,9 +78,11 @@ class Head:
             return F.binary_cross_entropy_with_logits(logits.squeeze(1), labels.float(), reduction=reduction)
         return F.cross_entropy(logits, labels, reduction=reduction)
 
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        return (logits.squeeze(1) > 0).long() if self.binary else logits.argmax(1)
+
     def correct(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        predicted = (logits.squeeze(1) > 0).long() if self.binary else logits.argmax(1)
-        return (predicted == labels).sum()
+        return (self.predict(logits) == labels).sum()
 
 
 def evaluate(model, batches: Batches, head: Head) -> tuple[float, float]:

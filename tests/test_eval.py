@@ -1,0 +1,48 @@
+"""`cnnlab eval RUN` reproduces a run's own test accuracy from its directory alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture
+def trained_run(cli, tiny_spec, tmp_path):
+    assert cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs").exit_code == 0
+    return next((tmp_path / "runs").glob("tiny/*"))
+
+
+def test_eval_matches_the_summary_and_adds_per_class_numbers(cli, trained_run):
+    result = cli("eval", trained_run, "--format", "json", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert report["accuracy"] == pytest.approx(summary["test_acc"])
+    assert report["images"] == summary["split_sizes"]["test"] and report["epoch"] == summary["best_epoch"]
+    confusion = report["confusion"]
+    assert len(confusion) == len(summary["classes"]) and sum(map(sum, confusion)) == report["images"]
+    for name, row, acc in zip(report["classes"], confusion, report["class_accuracy"].values(), strict=True):
+        assert acc == pytest.approx(row[report["classes"].index(name)] / sum(row))
+
+    val = json.loads(cli("eval", trained_run, "--split", "val", "--format", "json").stdout)
+    assert val["images"] == summary["split_sizes"]["val"]
+    table = cli("eval", trained_run, "--checkpoint", "last")
+    assert table.exit_code == 0 and "confusion matrix" in table.output and "horizontal_line" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--split", "dev"], "--split: expected one of test, val, train, got 'dev'"),
+        (["--checkpoint", "first"], "--checkpoint: expected one of best, last"),
+    ],
+)
+def test_eval_option_errors(cli, trained_run, args, expected):
+    result = cli("eval", trained_run, *args)
+    assert result.exit_code == 2 and expected in result.stderr
+
+
+def test_eval_of_something_that_is_not_a_run(cli, tmp_path):
+    result = cli("eval", tmp_path)
+    assert result.exit_code == 2 and "not a run directory (no spec.yaml)" in result.stderr
