@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -78,9 +77,13 @@ def print_outcome(console: Console, outcome) -> None:
     console.print(table)
 
 
-def command_line() -> list[str]:
-    """How this process was started, as the user typed it (recorded in each run's meta.json)."""
-    return ["cnnlab", *sys.argv[1:]]
+def command_line(spec_file: Path, overrides: list[str], runs_dir: Path, jobs: int, force: bool,
+                 fail_fast: bool) -> list[str]:
+    """The `cnnlab train` invocation that makes these runs, recorded in each run's meta.json."""
+    line = ["cnnlab", "train", str(spec_file), *(a for item in overrides for a in ("--set", item))]
+    line += ["--runs-dir", str(runs_dir)] if runs_dir != Path("runs") else []
+    line += [f"--jobs={jobs}"] * (jobs > 1) + ["--force"] * force + ["--fail-fast"] * fail_fast
+    return line
 
 
 def run_label(run: Spec) -> str:
@@ -107,7 +110,8 @@ class Tally:
         return 1 if self.counts.get("failed") or self.counts.get("diverged") else 0
 
 
-def run_sequentially(console: Console, runs: list[Spec], runs_dir: Path, fail_fast: bool, tally: Tally) -> None:
+def run_sequentially(console: Console, runs: list[Spec], runs_dir: Path, fail_fast: bool, tally: Tally,
+                     command: list[str]) -> None:
     from cnnlab.execute import execute_run  # imports torch: only now that there is training to do
     from cnnlab.progress import RichReporter
 
@@ -116,7 +120,7 @@ def run_sequentially(console: Console, runs: list[Spec], runs_dir: Path, fail_fa
             console.rule(f"run {i}/{len(runs)}: {run_label(run)}")
         try:
             outcome = execute_run(run, runs_dir, lambda store, run=run: RichReporter(console, store, run.train.epochs),
-                                  command=command_line())
+                                  command=command)
         except KeyboardInterrupt:
             tally.add("interrupted")
             return
@@ -127,7 +131,7 @@ def run_sequentially(console: Console, runs: list[Spec], runs_dir: Path, fail_fa
 
 
 def run_in_parallel(console: Console, runs: list[Spec], runs_dir: Path, jobs: int, fail_fast: bool,
-                    tally: Tally) -> None:
+                    tally: Tally, command: list[str]) -> None:
     import torch  # only to count GPUs; the workers import it anyway
 
     from cnnlab.sweep import plan_jobs, run_parallel
@@ -135,7 +139,7 @@ def run_in_parallel(console: Console, runs: list[Spec], runs_dir: Path, jobs: in
     planned = plan_jobs(runs, jobs, len(os.sched_getaffinity(0)), torch.cuda.device_count())
     console.print(f"running {len(runs)} runs, {jobs} at a time (run logs: each run's log.txt)")
     try:
-        for done in run_parallel(planned, jobs, runs_dir, command_line(), lambda f: fail_fast and f.status == "failed"):
+        for done in run_parallel(planned, jobs, runs_dir, command, lambda f: fail_fast and f.status == "failed"):
             tally.add(done.status)
             label = run_label(runs[done.index])
             if done.status in ("completed", "diverged"):
@@ -174,11 +178,12 @@ def launch(spec_file: Path, overrides: list[str], runs_dir: Path, dry_run: bool,
     if todo:
         from cnnlab.train import resolve_device
 
+        command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast)
         resolve_device(spec.train.device)
         if jobs > 1 and len(todo) > 1:
-            run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, tally)
+            run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, tally, command)
         else:
-            run_sequentially(console, todo, runs_dir, fail_fast, tally)
+            run_sequentially(console, todo, runs_dir, fail_fast, tally, command)
     if len(runs) > 1 or tally.exit_code:
         not_run = len(runs) - sum(tally.counts.values())
         console.print(f"{len(runs)} runs: {tally.line()}" + (f", {not_run} not started" if not_run > 0 else ""))

@@ -40,7 +40,7 @@ def test_quickstart_spec_trains_and_leaves_a_complete_run_directory(cli, tmp_pat
     assert spec["train"]["epochs"] == 2 and spec["data"]["dataset"]["train_size"] == 400
     assert meta["status"] == "completed" and meta["run_id"] == run.name and meta["ended"]
     assert {"cnnlab", "torch", "torchvision", "python"} <= set(meta["versions"])
-    assert meta["device"] == "cpu" and "train" in meta["command"]
+    assert meta["device"] == "cpu" and meta["command"].startswith(f"cnnlab train {quickstart} --set data.dataset")
     assert list(rows[0]) == list(METRIC_COLUMNS) and [int(r["epoch"]) for r in rows] == [1, 2]
     assert summary["epochs_run"] == 2
     assert summary["best_val_acc"] == pytest.approx(max(float(r["val_acc"]) for r in rows), abs=1e-6)
