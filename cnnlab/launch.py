@@ -48,7 +48,7 @@ def print_dry_run(console: Console, spec: Spec, runs: list[Spec]) -> None:
             table.add_row(str(i), *[str(v) for v in run.swept.values()], str(run.seed))
         console.print(table)
     info = dataset_info(first.data)
-    console.print(layer_table(analyze(build_plan(first.model, info), info.shape),
+    console.print(layer_table(analyze(build_plan(first.model, info), info.shape), width=console.width,
                               title=f"model for {info.channels}×{info.height}×{info.width} inputs, "
                                     f"{info.num_classes} classes"))
 
