@@ -13,6 +13,7 @@ from collections.abc import Callable
 import typer
 
 from cnnlab import __version__
+from cnnlab.commands import compare as compare_command
 from cnnlab.commands import eval as eval_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
@@ -63,6 +64,7 @@ def register(name: str, fn: Callable) -> None:
 register("train", train_command.train)
 register("shape", shape_command.shape)
 register("eval", eval_command.evaluate)
+register("compare", compare_command.compare)
 
 
 def main() -> None:

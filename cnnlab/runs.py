@@ -24,6 +24,9 @@ from typing import Any
 from cnnlab.errors import CnnlabError
 from cnnlab.yamlio import dump_yaml
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
@@ -38,6 +41,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; run files are for anyone to read
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

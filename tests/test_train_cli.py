@@ -52,6 +52,10 @@ def test_quickstart_spec_trains_and_leaves_a_complete_run_directory(cli, tmp_pat
         assert set(state) >= {"model", "optimizer", "epoch", "metrics"}
     assert "epoch   2/2" in (run / "log.txt").read_text()
     assert not list(run.rglob("*.tmp")), "a temporary file was left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (run / "spec.yaml", run / "meta.json", run / "metrics.csv", run / "checkpoints" / "best.pt"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, f"{path.name} is not readable as plain files are"
 
 
 def test_same_spec_and_seed_give_identical_metrics(cli, tiny_spec, tmp_path):
