@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from cnnlab.data.augment import AUGMENTATIONS
 from cnnlab.data.registry import DATASETS
 from cnnlab.errors import CnnlabError
 from cnnlab.models.activations import ACTIVATIONS
@@ -232,13 +233,41 @@ class NormalizeStats(Section):
         return self
 
 
+ClassRef = Annotated[int, Field(strict=True)] | str  # a class by index (0, 1 ...) or by name (cat)
+
+
+class BinarySpec(Section):
+    positive: list[ClassRef]  # the classes labelled 1; every other (kept) class is labelled 0
+
+
+def _augment_list(value: Any) -> Any:
+    """`augment: none` and a single step are accepted for the list."""
+    if value is None or value == "none":
+        return []
+    return [value] if isinstance(value, (str, dict)) else value
+
+
+def _buildable(choice: Choice) -> Choice:
+    """The registry checks option types; building the step checks their ranges (padding >= 0 ...)."""
+    AUGMENTATIONS.build(choice.name, **choice.options)
+    return choice
+
+
+AugmentStep = Annotated[Choice, _in(AUGMENTATIONS), AfterValidator(_buildable)]
+
+
 class DataSpec(Section):
     dataset: Annotated[Choice, _in(DATASETS)] = "shapes"  # a name, or {name: shapes, image_size: 32, ...}
-    root: str = "data"  # where datasets live / are downloaded to
+    root: str = "data"  # where datasets live / are downloaded to; cnnlab's caches go in root/.cnnlab-cache
     download: bool = True  # download a missing torchvision dataset
     normalize: Literal["none", "dataset"] | NormalizeStats = "dataset"  # none | dataset | {mean: [...], std: [...]}
-    val_fraction: Fraction = 0.1  # share of the training split held out for validation (seeded)
+    val_fraction: Fraction = 0.1  # share of the training split held out for validation (seeded, stratified)
+    subset: PositiveInt | None = None  # use N images per split, drawn by seed (test: same for every run); null: all
+    classes: list[ClassRef] | None = None  # keep only these classes (indices or names), relabelled 0..k-1 in order
+    binary: BinarySpec | None = None  # one class against the rest, for head: sigmoid; e.g. {positive: [cat]}
+    resize: PositivePair | None = None  # resize every image once at load (bilinear): int or [height, width]
     pad: Annotated[int, Field(strict=True, ge=0)] = 0  # zero padding around every image (28×28 + 2 → 32×32)
+    augment: Annotated[list[AugmentStep], BeforeValidator(_augment_list)] = []  # training batches: random_crop, hflip
 
 
 class TrainSpec(Section):

@@ -1,5 +1,6 @@
 """The built-in shapes dataset: deterministic, balanced, well-formed, every class visible and distinct."""
 
+import json
 import subprocess
 import sys
 
@@ -143,3 +144,27 @@ def test_module_does_not_import_torch():
     code = "import sys, cnnlab.data.shapes_dataset; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_spec_entry_has_the_generators_defaults():
+    """`data.dataset: shapes` must give the same data as generate() with no options."""
+    import inspect
+
+    from cnnlab.data.shapes_source import shapes
+
+    entry = inspect.signature(shapes).parameters
+    for name, param in inspect.signature(generate).parameters.items():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "seed":
+            assert entry[name].default == param.default, name
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [({"channels": 2}, "data.dataset.channels: "), ({"noise": -1.0}, "data.dataset.noise: "),
+     ({"train_size": 0}, "data.dataset.train_size: must be >= 1")],
+)
+def test_bad_options_are_refused_before_training(cli, tmp_path, option, expected):
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(json.dumps({"data": {"dataset": {"name": "shapes", **option}}}))
+    result = cli("train", spec, "--dry-run")
+    assert result.exit_code == 2 and expected in result.stderr, result.output

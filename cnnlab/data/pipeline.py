@@ -1,8 +1,9 @@
-"""Datasets as tensors on the training device: load once, split, normalize per batch.
+"""Datasets as tensors on the training device: load once, prepare, split, normalize per batch.
 
 Each split is one uint8 tensor N×C×H×W plus int64 labels, moved to the device once. Batches are
-cut from it by index, converted to float and normalized there, vectorized: no per-sample Python
-and no float copy of the whole dataset (CIFAR-10's train split is 150 MB as uint8, 600 MB as float).
+cut from it by index, augmented (training only), converted to float and normalized there,
+vectorized: no per-sample Python and no float copy of the whole dataset (CIFAR-10's train split is
+150 MB as uint8, 600 MB as float).
 """
 
 from __future__ import annotations
@@ -13,30 +14,27 @@ from pathlib import Path
 
 import torch
 
-from cnnlab.data.registry import DatasetInfo, RawSplit, dataset_info, dataset_source
+from cnnlab.data.augment import Augmentation, make_augmentation
+from cnnlab.data.cache import cache_key, cache_path
+from cnnlab.data.classes import LabelMap, relabel
+from cnnlab.data.geometry import reshape_split
+from cnnlab.data.normalize import Normalizer, make_normalizer
+from cnnlab.data.registry import DatasetInfo, DatasetSource, RawSplit, class_selection, dataset_source, model_input
+from cnnlab.data.source import DatasetError
+from cnnlab.data.splits import TEST_SUBSET_SEED, split_validation, take, take_subset
 from cnnlab.spec import DataSpec
+
+__all__ = ["Batches", "Data", "Normalizer", "Split", "load_data", "split_validation"]
 
 
 @dataclass(frozen=True)
 class Split:
     images: torch.Tensor  # uint8 N×C×H×W, on the training device
     labels: torch.Tensor  # int64 N
+    augment: Augmentation | None = None  # applied to the batches of a training epoch (`Batches.shuffled`)
 
     def __len__(self) -> int:
         return self.labels.shape[0]
-
-
-@dataclass(frozen=True)
-class Normalizer:
-    """x ↦ (x/255 − mean)/std per channel, as one multiply-add per element."""
-
-    mean: tuple[float, ...]  # in [0, 1] units, per channel
-    std: tuple[float, ...]
-
-    def scale_shift(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        std = torch.tensor(self.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        mean = torch.tensor(self.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        return 1.0 / (255.0 * std), -mean / std
 
 
 @dataclass(frozen=True)
@@ -49,73 +47,50 @@ class Data:
 
 
 def load_data(spec: DataSpec, seed: int, device: torch.device) -> Data:
-    """Load, pad, split off validation (seeded, stratified), fix normalization, move to `device`."""
-    raw = dataset_source(spec).load(Path(spec.root), spec.download, seed)
-    train, test = (_pad(raw[name], spec.pad) for name in ("train", "test"))
+    """Load; select classes, take the subset, resize and pad; split off validation (seeded,
+    stratified); fix the normalization from the training part; move everything to `device`."""
+    source = dataset_source(spec)
+    root = Path(spec.root)
+    source.ensure_available(root, spec.download)
+    raw = source.load(root, spec.download, seed)
+    mapping = class_selection(spec, source.info)
+    train = prepare(raw.pop("train"), mapping, spec, seed)
+    test = prepare(raw.pop("test"), mapping, spec, TEST_SUBSET_SEED)
+    for name, split in (("training", train), ("test", test)):
+        if len(split) == 0:
+            raise DatasetError(f"data: the {name} split of {spec.dataset.name} has no images of the chosen classes")
     train, val = split_validation(train, spec.val_fraction, seed)
-    normalizer = make_normalizer(spec, train.images)
+    normalizer = make_normalizer(spec, train.images, stats_cache(spec, source, seed))
     return Data(
-        info=dataset_info(spec),
-        train=_to(train, device),
-        val=_to(val, device) if val is not None else None,
-        test=_to(test, device),
+        info=model_input(spec, source.info),
+        train=to_device(train, device, make_augmentation(spec.augment, seed, device)),
+        val=to_device(val, device) if val is not None else None,
+        test=to_device(test, device),
         normalizer=normalizer,
     )
 
 
-def _pad(split: RawSplit, pad: int) -> RawSplit:
-    if pad == 0:
-        return split
-    return RawSplit(torch.nn.functional.pad(split.images, (pad, pad, pad, pad)), split.labels)
+def prepare(split: RawSplit, mapping: LabelMap, spec: DataSpec, subset_seed: int) -> RawSplit:
+    """Class selection, then the subset, then resizing and padding (cheapest order: fewest images)."""
+    split = take_subset(relabel(split, mapping), spec.subset, subset_seed)
+    return reshape_split(split, spec.resize, spec.pad)
 
 
-def _to(split: RawSplit, device: torch.device) -> Split:
-    return Split(split.images.to(device).contiguous(), split.labels.to(device))
+def stats_cache(spec: DataSpec, source: DatasetSource, seed: int) -> Path | None:
+    """Where `normalize: dataset` statistics are kept: keyed by the files and every option that
+    shapes the training split (None for generated data: nothing on disk to keep them next to)."""
+    fingerprint = source.fingerprint(Path(spec.root))
+    if fingerprint is None:
+        return None
+    shaping = spec.model_dump(mode="json", exclude={"root", "download", "normalize", "augment"})
+    return cache_path(Path(spec.root), f"stats-{spec.dataset.name}", cache_key(fingerprint, shaping, seed), ".json")
 
 
-def split_validation(split: RawSplit, fraction: float, seed: int) -> tuple[RawSplit, RawSplit | None]:
-    """Hold out `fraction` of every class (rounded, at least one image of a class that has two),
-    chosen by a generator seeded from `seed`, so class proportions match in both parts."""
-    if fraction == 0:
-        return split, None
-    gen = torch.Generator().manual_seed(seed)
-    val_idx = []
-    for cls in torch.unique(split.labels):
-        members = torch.nonzero(split.labels == cls).flatten()
-        members = members[torch.randperm(len(members), generator=gen)]
-        take = round(len(members) * fraction)
-        take = max(take, 1) if len(members) > 1 else 0
-        val_idx.append(members[:take])
-    val = torch.cat(val_idx).sort().values
-    keep = torch.ones(len(split.labels), dtype=torch.bool)
-    keep[val] = False
-    return RawSplit(split.images[keep], split.labels[keep]), RawSplit(split.images[val], split.labels[val])
-
-
-def make_normalizer(spec: DataSpec, train_images: torch.Tensor) -> Normalizer:
-    channels = train_images.shape[1]
-    if spec.normalize == "none":
-        return Normalizer((0.0,) * channels, (1.0,) * channels)
-    if spec.normalize == "dataset":
-        return Normalizer(*channel_stats(train_images))
-    return Normalizer(tuple(spec.normalize.mean), tuple(spec.normalize.std))
-
-
-def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std (in [0, 1] units) of uint8 images, in float64 chunks so the whole
-    split is never copied as floats."""
-    channels = images.shape[1]
-    total = torch.zeros(channels, dtype=torch.float64)
-    squares = torch.zeros(channels, dtype=torch.float64)
-    for start in range(0, images.shape[0], chunk):
-        x = images[start:start + chunk].to(torch.float64).transpose(0, 1).reshape(channels, -1)
-        total += x.sum(1)
-        squares += (x * x).sum(1)
-    count = images.numel() // channels
-    mean = total / count
-    std = (squares / count - mean * mean).clamp_min(0).sqrt()
-    std = torch.where(std > 0, std, torch.ones_like(std) * 255.0)  # a constant channel: leave its scale
-    return tuple((mean / 255).tolist()), tuple((std / 255).tolist())
+def to_device(split: RawSplit, device: torch.device, augment: Augmentation | None = None) -> Split:
+    """Stored channels-last (N×H×W×C in memory): the layout conv nets train fastest in, on CPU and
+    GPU, so batches need no transposing copy; for one channel it is the usual layout anyway."""
+    return Split(split.images.to(device).contiguous(memory_format=torch.channels_last), split.labels.to(device),
+                 augment)
 
 
 class Batches:
@@ -124,27 +99,39 @@ class Batches:
     def __init__(self, split: Split, normalizer: Normalizer, batch_size: int, channels_last: bool) -> None:
         self.split = split
         self.batch_size = batch_size
-        self.scale, self.shift = normalizer.scale_shift(split.images.device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # In the batches' layout; a copy only if the split is stored in another (an MLP on colour images).
+        self.images = split.images.contiguous(memory_format=self.memory_format)
+        scale, shift = normalizer.scale_shift(split.images.device)
+        image = (1, *split.images.shape[1:])
+        # One value per pixel, not per channel: with nothing to broadcast inside an image, the
+        # normalization is a single vectorized pass (a per-channel broadcast in channels-last is ~5× slower).
+        self.scale = scale.expand(image).contiguous(memory_format=self.memory_format)
+        self.shift = shift.expand(image).contiguous(memory_format=self.memory_format)
 
     def __len__(self) -> int:
         return -(-len(self.split) // self.batch_size)
 
     def _batch(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.to(memory_format=self.memory_format).float()
-        return x.mul_(self.scale).add_(self.shift)
+        """uint8 → normalized float in the model's memory layout, in one fused kernel: x·scale + shift."""
+        out = torch.empty(images.shape, dtype=torch.float32, device=images.device, memory_format=self.memory_format)
+        return torch.addcmul(self.shift, images, self.scale, out=out)
 
     def shuffled(self, generator: torch.Generator, drop_single: bool = True) -> Iterator[tuple]:
-        """One epoch in a random order drawn from `generator`. A last batch of one image is skipped
-        (batch norm cannot train on it)."""
+        """One training epoch: a random order drawn from `generator`, batches augmented by the
+        split's augmentation. A last batch of one image is skipped (batch norm cannot train on it)."""
         order = torch.randperm(len(self.split), generator=generator).to(self.split.labels.device)
+        augment = self.split.augment
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             if drop_single and len(idx) == 1 and start > 0:
                 break
-            yield self._batch(self.split.images.index_select(0, idx)), self.split.labels.index_select(0, idx)
+            images = take(self.images, idx)
+            if augment is not None:
+                images = augment(images)
+            yield self._batch(images), self.split.labels.index_select(0, idx)
 
     def in_order(self) -> Iterator[tuple]:
         for start in range(0, len(self.split), self.batch_size):
             end = start + self.batch_size
-            yield self._batch(self.split.images[start:end]), self.split.labels[start:end]
+            yield self._batch(self.images[start:end]), self.split.labels[start:end]

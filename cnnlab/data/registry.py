@@ -1,107 +1,55 @@
-"""Datasets by name. An entry takes the user's options and returns a `DatasetSource`: its `info`
-(image shape, classes) is known without touching any file, so `cnnlab shape` and the pre-flight
-check of `cnnlab train` need no data and no torch; `load` produces the uint8 tensors."""
+"""Datasets by name, and what the model sees of one.
+
+An entry takes the user's options and returns a `DatasetSource` whose `info` (image shape,
+classes) is known without reading any image, so `cnnlab shape` and the pre-flight of
+`cnnlab train` need no data and no torch; `load` produces the uint8 tensors. `dataset_info` is the
+input the model gets: the dataset's own info after class selection, resizing and padding.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from cnnlab.registry import Registry
+from cnnlab.data import imagefolder, shapes_source, torchvision_sources  # noqa: F401  (register their entries)
+from cnnlab.data.classes import LabelMap, label_map
+from cnnlab.data.geometry import output_info
+from cnnlab.data.source import DATASETS, DatasetError, DatasetInfo, DatasetSource, RawSplit
 
 if TYPE_CHECKING:
-    import torch
-
     from cnnlab.spec import DataSpec
 
-DATASETS = Registry("dataset")
-
-TEST_SEED_OFFSET = 1_000_003  # shapes: the test split is drawn from an independent seed
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    channels: int
-    height: int
-    width: int
-    num_classes: int
-    class_names: tuple[str, ...]
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.height, self.width)
-
-
-@dataclass(frozen=True)
-class RawSplit:
-    """One split as loaded: images uint8 N×C×H×W, labels int64 N (both CPU tensors)."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-
-class DatasetSource(Protocol):
-    info: DatasetInfo
-
-    def load(self, root: Path, download: bool, seed: int) -> dict[str, RawSplit]:
-        """Return {'train': ..., 'test': ...}."""
-
-
-@dataclass(frozen=True)
-class ShapesSource:
-    """The built-in procedural dataset (cnnlab.data.shapes_dataset)."""
-
-    info: DatasetInfo
-    train_size: int
-    test_size: int
-    options: dict
-
-    def load(self, root: Path, download: bool, seed: int) -> dict[str, RawSplit]:
-        import torch
-
-        from cnnlab.data.shapes_dataset import generate
-
-        def split(n: int, split_seed: int) -> RawSplit:
-            x, y = generate(n, image_size=self.info.height, channels=self.info.channels, seed=split_seed,
-                            **self.options)
-            return RawSplit(torch.from_numpy(x), torch.from_numpy(y))
-
-        return {"train": split(self.train_size, seed), "test": split(self.test_size, seed + TEST_SEED_OFFSET)}
+__all__ = ["DATASETS", "DatasetInfo", "DatasetSource", "RawSplit", "check_available", "class_selection",
+           "dataset_info", "dataset_source", "model_input"]
 
 
 def dataset_source(data: DataSpec) -> DatasetSource:
     return DATASETS.build(data.dataset.name, **data.dataset.options)
 
 
+def class_selection(data: DataSpec, info: DatasetInfo) -> LabelMap:
+    """How `data.classes` and `data.binary` relabel the dataset's classes."""
+    positive = data.binary.positive if data.binary is not None else None
+    return label_map(data.dataset.name, info.class_names, data.classes, positive)
+
+
+def model_input(data: DataSpec, info: DatasetInfo) -> DatasetInfo:
+    """`info` (the dataset's own) as the model sees it: classes selected, then resized, then padded.
+    Fixed normalization values are checked against its channels here, before any data are read."""
+    if not isinstance(data.normalize, str) and len(data.normalize.mean) != info.channels:
+        raise DatasetError(f"data.normalize: {len(data.normalize.mean)} mean/std values for {data.dataset.name}'s "
+                           f"{info.channels}-channel images; give one per channel")
+    names = class_selection(data, info).names
+    selected = DatasetInfo(info.channels, info.height, info.width, len(names), names)
+    return output_info(selected, data.resize, data.pad)
+
+
 def dataset_info(data: DataSpec) -> DatasetInfo:
-    """The input the model sees: the dataset's own shape after the spec's padding."""
-    info = dataset_source(data).info
-    pad = 2 * data.pad
-    return DatasetInfo(info.channels, info.height + pad, info.width + pad, info.num_classes, info.class_names)
+    """The input shape and classes the model is built for; reads no image and imports no torch."""
+    return model_input(data, dataset_source(data).info)
 
 
-@DATASETS.register("shapes", "built-in procedural shapes (lines, circles, squares ...): no download")
-def shapes(
-    *,
-    image_size: int = 28,
-    channels: int = 1,
-    train_size: int = 10000,
-    test_size: int = 2000,
-    min_scale: float = 0.35,
-    max_scale: float = 0.9,
-    position_jitter: float = 1.0,
-    max_rotation: float = 15.0,
-    thickness: float = 0.07,
-    min_contrast: float = 0.35,
-    noise: float = 0.15,
-    clutter: int = 3,
-) -> ShapesSource:
-    """Options are those of cnnlab.data.shapes_dataset.generate, plus the split sizes."""
-    from cnnlab.data.shapes_dataset import CLASS_NAMES
-
-    options = dict(min_scale=min_scale, max_scale=max_scale, position_jitter=position_jitter,
-                   max_rotation=max_rotation, thickness=thickness, min_contrast=min_contrast, noise=noise,
-                   clutter=clutter)
-    info = DatasetInfo(channels, image_size, image_size, len(CLASS_NAMES), CLASS_NAMES)
-    return ShapesSource(info, train_size, test_size, options)
+def check_available(data: DataSpec) -> None:
+    """Raise DatasetMissingError now, before any torch import, if the files are absent and
+    `data.download` is off."""
+    dataset_source(data).ensure_available(Path(data.root), data.download)

@@ -1,0 +1,37 @@
+"""Every ready-made spec in experiments/ is valid, and every run it makes fits its input — as written
+and offline on the built-in shapes dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnnlab.launch import preflight
+from cnnlab.spec import expand_runs, load_spec
+
+EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+
+
+def test_the_lecture_topics_are_all_there():
+    names = {p.stem for p in EXPERIMENTS}
+    assert {"quickstart", "lenet5_mnist", "activations", "init", "normalization", "input_norm", "conv_hparams",
+            "pooling", "depth", "fc_vs_conv", "lenet5"} <= names
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("overrides", [[], ["data.dataset=shapes"]], ids=["as-written", "offline"])
+def test_experiment_is_valid_and_fits(path, overrides):
+    runs = expand_runs(load_spec(path, overrides))
+    preflight(runs)
+    spec = load_spec(path, overrides)
+    if spec.sweep:
+        assert len(runs) == len(spec.seeds or [0]) * _product(len(v) for v in spec.sweep.values())
+        assert len({r.model_dump_json() for r in runs}) == len(runs), "two runs of the sweep are the same"
+
+
+def _product(numbers) -> int:
+    out = 1
+    for n in numbers:
+        out *= n
+    return out
