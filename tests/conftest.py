@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,31 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+HEAVY_MODULES = ("torch", "torchvision", "matplotlib", "PIL")
+
+_PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from cnnlab.cli import app
+for args in json.loads(sys.argv[1]):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, (args, result.output)
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(json.loads(sys.argv[2])))))
+"""
+
+
+@pytest.fixture
+def heavy_imports():
+    """`heavy_imports([args], ...)`: run `cnnlab ARGS` for each invocation in one fresh interpreter and
+    return the heavy packages (torch, matplotlib ...) it imported."""
+    return _heavy_imports
+
+
+def _heavy_imports(*invocations: list) -> list[str]:
+    args = json.dumps([[str(a) for a in inv] for inv in invocations])
+    done = subprocess.run([sys.executable, "-c", _PROBE, args, json.dumps(HEAVY_MODULES)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
