@@ -192,8 +192,10 @@ class Trainer:
             train_images += images
             if not math.isfinite(train_loss):
                 diverged = True
-                self.reporter.message(f"epoch {epoch}: the loss became NaN or infinite; stopping "
-                                      f"(the last good weights are in checkpoints/last.pt)")
+                kept = ("the last good weights are in checkpoints/last.pt" if rows else
+                        "no epoch completed, so there is no checkpoint")
+                self.reporter.message(f"epoch {epoch}: the loss became NaN or infinite; stopping ({kept}); "
+                                      f"a lower learning rate or a normalization layer may help")
                 break
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": None,
                    "val_acc": None, "lr": lr, "seconds": seconds}
