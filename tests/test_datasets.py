@@ -168,12 +168,12 @@ def test_svhn_is_decoded_once_and_the_cache_follows_the_files(tmp_path, monkeypa
 
 
 def test_cnnlab_train_on_mnist_format_files(cli, tmp_path):
-    """The done-when of the issue: lenet5_mnist.yaml trains from the real IDX layout under data.root."""
+    """The done-when of the issue: lenet5_mnist.yaml (download: true) trains from the IDX files it finds
+    under data.root, without trying to download them."""
     writers.write_synthetic("mnist", tmp_path / "data", 200, 50)
     runs = tmp_path / "runs"
     result = cli("train", LENET5_MNIST, "--runs-dir", runs, "--set", f"data.root={tmp_path / 'data'}",
-                 "--set", "data.download=false", "--set", "train.epochs=1", "--set", "train.batch_size=32",
-                 "--set", "train.threads=1")
+                 "--set", "train.epochs=1", "--set", "train.batch_size=32", "--set", "train.threads=1")
     assert result.exit_code == 0, result.output
     run = next(p for p in runs.glob("*/*") if p.is_dir())
     summary = json.loads((run / "summary.json").read_text())
