@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from cnnlab.data.registry import dataset_info
+from cnnlab.data.registry import check_available, dataset_info
 from cnnlab.errors import CnnlabError
 from cnnlab.models.plan import build_plan
 from cnnlab.shape_report import layer_table
@@ -165,6 +165,8 @@ def launch(spec_file: Path, overrides: list[str], runs_dir: Path, dry_run: bool,
         print_dry_run(console, spec, runs)
         return 0
     check_runs_dir(runs_dir)
+    for data in {run.data.model_dump_json(): run.data for run in runs}.values():
+        check_available(data)  # absent files with download off: one line now, not a failed run later
 
     from cnnlab.sweep import split_done, write_sweep_record
 

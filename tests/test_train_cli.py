@@ -160,3 +160,11 @@ def test_early_stopping_on_the_monitored_metric(cli, tiny_spec, tmp_path):
     assert "early stopping: val_loss has not improved for 1 epochs" in result.output
     summary = json.loads((only_run(tmp_path / "runs") / "summary.json").read_text())
     assert summary["stopped_early"] is True and summary["epochs_run"] == 2 and summary["best_epoch"] == 1
+
+
+def test_absent_dataset_with_download_off_is_refused_before_any_run(cli, tiny_spec, tmp_path):
+    spec = tiny_spec(data={"dataset": "mnist", "root": str(tmp_path / "data"), "download": False})
+    result = cli("train", spec, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2, result.output
+    assert "MNIST/raw/train-images-idx3-ubyte" in result.stderr and "shapes" in result.stderr
+    assert not list((tmp_path / "runs").glob("*/*"))
