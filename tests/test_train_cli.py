@@ -168,3 +168,18 @@ def test_absent_dataset_with_download_off_is_refused_before_any_run(cli, tiny_sp
     assert result.exit_code == 2, result.output
     assert "MNIST/raw/train-images-idx3-ubyte" in result.stderr and "shapes" in result.stderr
     assert not list((tmp_path / "runs").glob("*/*"))
+
+
+@pytest.mark.slow
+def test_the_quickstart_model_learns_and_zero_init_does_not(cli, tmp_path):
+    """The lecture's point, as the quickstart shows it: a small CNN is far above chance on shapes within a
+    few epochs, the same net with all weights zero stays at chance (1/8)."""
+    quickstart = Path(__file__).parent.parent / "experiments" / "quickstart.yaml"
+    small = ["--set", "data.dataset.train_size=2000", "--set", "data.dataset.test_size=400", "--set", "train.epochs=3"]
+    accuracy = {}
+    for init in ("kaiming_normal", "zeros"):
+        runs = tmp_path / init
+        assert cli("train", quickstart, "--runs-dir", runs, *small, "--set", f"model.init={init}").exit_code == 0
+        accuracy[init] = json.loads((only_run(runs) / "summary.json").read_text())["test_acc"]
+    assert accuracy["kaiming_normal"] > 0.5
+    assert accuracy["zeros"] == pytest.approx(1 / 8, abs=0.03)
