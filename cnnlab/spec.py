@@ -501,11 +501,9 @@ def format_validation_error(err: ValidationError) -> str:
     loc = [p for p in first["loc"] if not (isinstance(p, str) and _is_pydantic_branch(p))]
     key = format_key(loc)
     if first["type"] == "extra_forbidden":
-        unknown = loc[-1]
-        message = f"unknown key{did_you_mean(str(unknown), _fields_at(loc[:-1]))}"
         valid = _fields_at(loc[:-1])
-        if valid and not did_you_mean(str(unknown), valid):
-            message += f"; valid keys here: {', '.join(valid)}"
+        hint = did_you_mean(str(loc[-1]), valid)
+        message = f"unknown key{hint}" + (f"; valid keys here: {', '.join(valid)}" if valid and not hint else "")
     else:
         message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if first["type"] not in ("value_error", "assertion_error") and "input" in first:
@@ -519,8 +517,8 @@ def format_validation_error(err: ValidationError) -> str:
 
 def _is_pydantic_branch(part: str) -> bool:
     """Union/validator branch labels pydantic puts into error locations (`function-after[...]`)."""
-    return "[" in part or part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none") or \
-        part.startswith(("literal[", "function-", "tuple[", "is-instance", "chain["))
+    return "[" in part or part.startswith(("function-", "is-instance")) or \
+        part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none")
 
 
 def _fields_at(loc: list[str | int]) -> list[str]:
