@@ -14,11 +14,10 @@ import yaml
 
 from cnnlab.data.pipeline import Batches, load_data
 from cnnlab.errors import CnnlabError
-from cnnlab.layers import Conv
 from cnnlab.models.builder import build_model
 from cnnlab.models.plan import build_plan
 from cnnlab.spec import Spec, SpecError
-from cnnlab.train import Head, resolve_device
+from cnnlab.train import Head, resolve_device, uses_channels_last
 
 
 class RunError(CnnlabError):
@@ -77,7 +76,7 @@ def evaluate_run(run: Path, split: str, checkpoint: str, device: str) -> Evaluat
     model = build_model(plan).to(dev)
     state = torch.load(ckpt, map_location=dev, weights_only=True)
     model.load_state_dict(state["model"])
-    channels_last = spec.train.channels_last and any(isinstance(layer, Conv) for _, layer in plan)
+    channels_last = uses_channels_last(spec, plan)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     head = Head(binary=spec.model.head == "sigmoid")

@@ -59,6 +59,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def uses_channels_last(spec: Spec, plan) -> bool:
+    """NHWC layout where it can pay off: the spec asks for it and the model has convolutions."""
+    return spec.train.channels_last and any(isinstance(layer, Conv) for _, layer in plan)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -117,7 +122,7 @@ class Trainer:
         self.analysis = analyze(self.plan, self.data.info.shape)
         torch.manual_seed(spec.seed)  # the same initial weights whatever the data loading drew
         self.model = build_model(self.plan, spec.model.init, spec.model.bias_init).to(self.device)
-        channels_last = t.channels_last and any(isinstance(layer, Conv) for _, layer in self.plan)
+        channels_last = uses_channels_last(spec, self.plan)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.head = Head(binary=spec.model.head == "sigmoid")
