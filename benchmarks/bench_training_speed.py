@@ -44,11 +44,11 @@ from rich.console import Console
 from cnnlab.data import writers
 from cnnlab.data.pipeline import load_data
 from cnnlab.data.torchvision_sources import without_checksums
-from cnnlab.execute import execute_run
 from cnnlab.models.builder import build_model
-from cnnlab.models.plan import build_plan
-from cnnlab.progress import RichReporter
+from cnnlab.run.execute import execute_run
+from cnnlab.shape.plan import build_plan
 from cnnlab.spec import Spec, load_spec
+from cnnlab.train.progress import RichReporter
 
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENT = REPO / "experiments" / "lenet5_mnist.yaml"

@@ -7,10 +7,13 @@ Nothing here imports torch at module level; the commands that train import it wh
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from cnnlab import __version__
 from cnnlab.commands import compare as compare_command
@@ -19,8 +22,33 @@ from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
 from cnnlab.errors import CnnlabError
 
+# click's exceptions, from whichever click this typer uses (its own copy since typer 0.26, click before).
+_click_errors = importlib.import_module(TyperGroup.__bases__[0].__module__.rpartition(".")[0] + ".exceptions")
+
+
+class OneLineErrors(TyperGroup):
+    """Click's usage errors (an unknown option, a value outside its choices, a missing argument) as one
+    `error:` line and exit status 2, like cnnlab's own errors, instead of a usage banner and a panel."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _click_errors.NoArgsIsHelpError as err:
+            typer.echo(err.format_message())
+            sys.exit(0)
+        except _click_errors.ClickException as err:
+            ctx = getattr(err, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"error: {err.format_message()}{hint}", err=True)
+            sys.exit(err.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     name="cnnlab",
+    cls=OneLineErrors,
     help="A laboratory for convolutional networks: train from YAML specs, compare runs, compute shapes.",
     no_args_is_help=True,
     add_completion=False,
@@ -56,15 +84,15 @@ def root(
     """cnnlab: train, compare and understand convolutional networks."""
 
 
-def register(name: str, fn: Callable) -> None:
-    """Add a command; its docstring is its help, and user errors become one line."""
-    app.command(name=name)(user_errors(fn))
+def register(name: str, fn: Callable, epilog: str) -> None:
+    """Add a command; its docstring is its help, its examples the epilog, and user errors become one line."""
+    app.command(name=name, epilog=epilog)(user_errors(fn))
 
 
-register("train", train_command.train)
-register("shape", shape_command.shape)
-register("eval", eval_command.evaluate)
-register("compare", compare_command.compare)
+register("train", train_command.train, train_command.EPILOG)
+register("shape", shape_command.shape, shape_command.EPILOG)
+register("eval", eval_command.evaluate, eval_command.EPILOG)
+register("compare", compare_command.compare, compare_command.EPILOG)
 
 
 def main() -> None:

@@ -3,3 +3,7 @@
 
 class CnnlabError(Exception):
     """An error the user caused and can fix; its message is shown as one line."""
+
+
+class UsageError(CnnlabError):
+    """Command-line options that are wrong or do not go together; the message names the option."""

@@ -9,11 +9,16 @@ may set in the spec, each with a default and a type annotation. So
 
 makes `activation: leaky_relu` and `activation: {name: leaky_relu, negative_slope: 0.2}` valid in a
 spec, lists it in error messages and `--help`, and puts it in the parametrized tests.
+
+The tables live with their implementations (models/, data/, train/); `registry(kind)` finds one by
+its kind, so torch-free code such as the spec validator names a table without importing a
+torch-side package at module level. The table modules themselves never import torch at import time.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import typing
 from collections.abc import Callable, Iterator
@@ -115,3 +120,23 @@ class Registry:
     def build(self, name: str, *context: Any, **options: Any) -> Any:
         """Call entry `name` with cnnlab's context arguments and the user's (validated) options."""
         return self.entry(name).fn(*context, **options)
+
+
+# kind → "module:attribute" of every registry: the list of what a spec can name.
+LOCATIONS = {
+    "activation": "cnnlab.models.activations:ACTIVATIONS",
+    "init": "cnnlab.models.inits:INITS",
+    "norm": "cnnlab.models.norms:NORMS",
+    "pool": "cnnlab.models.pooling:POOLS",
+    "preset": "cnnlab.models.presets:PRESETS",
+    "dataset": "cnnlab.data.catalog:DATASETS",
+    "augmentation": "cnnlab.data.augment:AUGMENTATIONS",
+    "optimizer": "cnnlab.train.optim:OPTIMIZERS",
+    "scheduler": "cnnlab.train.optim:SCHEDULERS",
+}
+
+
+def registry(kind: str) -> Registry:
+    """The registry of `kind` (a key of LOCATIONS), imported on first use."""
+    module, _, attribute = LOCATIONS[kind].partition(":")
+    return getattr(importlib.import_module(module), attribute)

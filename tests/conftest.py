@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from cnnlab.cli import app
+
+# Property tests draw the same examples on every run (CI must not fail by luck); HYPOTHESIS_PROFILE=thorough
+# explores with fresh random examples, many more of them.
+settings.register_profile("default", derandomize=True, deadline=None, database=None)
+settings.register_profile("thorough", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 TINY = {
     "name": "tiny",

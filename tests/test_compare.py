@@ -11,20 +11,16 @@ import re
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import cnnlab.cli
-from cnnlab.commands.compare import compare
-from cnnlab.compare import SpecReader, flatten_spec
-from cnnlab.compare_render import sparkline
-from cnnlab.yamlio import dump_yaml
+from cnnlab.cli import app
+from cnnlab.compare.load import SpecReader, flatten_spec
+from cnnlab.compare.render import sparkline
+from cnnlab.util.yamlio import dump_yaml
 
-app = typer.Typer()
-app.command()(cnnlab.cli.user_errors(compare))
 runner = CliRunner()
 
 # test accuracy per activation and seed; mean and sample std worked out by hand below
@@ -111,7 +107,7 @@ def sweep(tmp_path: Path) -> Path:
 
 
 def run(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
+    return runner.invoke(app, ["compare", *(str(a) for a in args)])
 
 
 def ok(*args: str | Path) -> str:
@@ -324,7 +320,7 @@ def test_where_mistakes_are_one_line_errors(sweep: Path, condition: str, message
 
 def test_unknown_sort_key_and_format_are_one_line_errors(sweep: Path) -> None:
     assert 'did you mean "test_acc"' in fails(sweep, "--sort", "test-acc")
-    assert 'did you mean "markdown"' in fails(sweep, "--format", "markdwn")
+    assert "'markdwn' is not one of 'table', 'csv', 'json', 'markdown'" in fails(sweep, "--format", "markdwn")
 
 
 # --- formats -----------------------------------------------------------------------------------
@@ -445,7 +441,7 @@ def test_broken_run_dirs_warn_in_one_line_and_never_trace_back(tmp_path: Path) -
     assert any(str(bad_meta) in w and "meta.json is not valid JSON" in w for w in warnings)
     assert any(str(bad_csv) in w and "metrics.csv" in w for w in warnings)
     assert any(str(half_csv) in w and "skipped 1 unreadable row" in w for w in warnings)
-    assert any(str(bad_summary) in w and "summary.json is not a JSON mapping" in w for w in warnings)
+    assert any(str(bad_summary) in w and "summary.json is malformed" in w for w in warnings)
     rows = {r["model.activation"]: r for r in json.loads(result.stdout)}
     assert set(rows) == {"relu", "tanh", "elu", "gelu", "mish"}
     assert rows["relu"]["n"] == 2 and good.name in rows["relu"]["runs"][0] + rows["relu"]["runs"][1]

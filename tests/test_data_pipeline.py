@@ -11,9 +11,9 @@ import torch
 
 from cnnlab.data import normalize, writers
 from cnnlab.data.classes import ClassSelectionError
-from cnnlab.data.normalize import channel_stats
-from cnnlab.data.pipeline import Batches, load_data
-from cnnlab.data.registry import dataset_info
+from cnnlab.data.normalize import Normalizer, channel_stats
+from cnnlab.data.pipeline import Batches, Split, load_data
+from cnnlab.data.resolve import dataset_info
 from cnnlab.data.source import CACHE_DIR, DatasetError, RawSplit
 from cnnlab.data.splits import split_validation, take_subset
 from cnnlab.spec import resolve
@@ -114,7 +114,7 @@ def test_binary_is_one_class_against_the_rest(mnist_root):
 
 
 def test_binary_trains_a_sigmoid_head(mnist_root):
-    from cnnlab.models.plan import build_plan
+    from cnnlab.shape.plan import build_plan
 
     spec = resolve({"data": {"dataset": "cifar10", "binary": {"positive": ["cat"]}}, "model": {"head": "sigmoid"}})
     assert build_plan(spec.model, dataset_info(spec.data))[-1][1].out_features == 1
@@ -246,6 +246,15 @@ def test_generated_data_leave_no_cache(tmp_path):
 
 
 # --------------------------------------------------------------------------- batches
+
+
+@pytest.mark.parametrize(("images", "batch", "steps"), [(65, 32, 2), (64, 32, 2), (66, 32, 3), (1, 32, 1)])
+def test_steps_per_epoch_counts_the_batches_a_shuffled_epoch_yields(images, batch, steps):
+    """A last batch of one image is skipped in training (batch norm cannot train on it): the scheduler's
+    and the progress bar's step count must skip it too."""
+    split = Split(torch.zeros(images, 1, 4, 4, dtype=torch.uint8), torch.zeros(images, dtype=torch.int64))
+    batches = Batches(split, Normalizer((0.0,), (1.0,)), batch, channels_last=False)
+    assert batches.steps_per_epoch == steps == len(list(batches.shuffled(torch.Generator().manual_seed(0))))
 
 
 def test_an_epoch_shows_every_training_image_once_normalized(mnist_root):

@@ -15,7 +15,8 @@ import torch
 import yaml
 
 from cnnlab.data import torchvision_sources, writers
-from cnnlab.data.registry import DATASETS, check_available, dataset_info, dataset_source
+from cnnlab.data.catalog import DATASETS
+from cnnlab.data.resolve import check_available, dataset_info, dataset_source
 from cnnlab.data.source import CACHE_DIR, DatasetCorruptError, DatasetError, DatasetMissingError
 from cnnlab.data.torchvision_sources import TorchvisionSource
 from cnnlab.spec import resolve
@@ -192,7 +193,8 @@ def test_cnnlab_train_with_the_dataset_missing_says_where_to_put_it(cli, tmp_pat
 
 
 def test_knowing_a_datasets_shape_imports_no_torch():
-    code = ("import sys; from cnnlab.spec import resolve; from cnnlab.data.registry import DATASETS, dataset_info; "
+    code = ("import sys; from cnnlab.spec import resolve; from cnnlab.data.catalog import DATASETS; "
+            "from cnnlab.data.resolve import dataset_info; "
             "[dataset_info(resolve({'data': {'dataset': n, 'pad': 2, 'resize': 20, 'classes': [0, 1], "
             "'augment': ['random_crop', 'hflip']}}).data) for n in DATASETS if n != 'imagefolder']; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'PIL')))")

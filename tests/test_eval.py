@@ -34,8 +34,8 @@ def test_eval_matches_the_summary_and_adds_per_class_numbers(cli, trained_run):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--split", "dev"], "--split: expected one of test, val, train, got 'dev'"),
-        (["--checkpoint", "first"], "--checkpoint: expected one of best, last"),
+        (["--split", "dev"], "error: Invalid value for '--split': 'dev' is not one of 'test', 'val', 'train'."),
+        (["--checkpoint", "first"], "error: Invalid value for '--checkpoint': 'first' is not one of 'best', 'last'."),
     ],
 )
 def test_eval_option_errors(cli, trained_run, args, expected):

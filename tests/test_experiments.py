@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.launch import preflight
+from cnnlab.run.launch import preflight
 from cnnlab.spec import expand_runs, load_spec
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))

@@ -8,15 +8,15 @@ import math
 import pytest
 import torch
 
-from cnnlab.data.registry import DatasetInfo
-from cnnlab.layers import Activation, Conv, Linear, Pool
+from cnnlab.data.source import DatasetInfo
 from cnnlab.models.activations import ACTIVATIONS
 from cnnlab.models.builder import build_model
 from cnnlab.models.inits import INITS
 from cnnlab.models.norms import NORMS
-from cnnlab.models.plan import build_plan
 from cnnlab.models.pooling import POOLS
 from cnnlab.models.presets import PRESETS
+from cnnlab.shape.layers import Activation, Conv, Linear, Pool
+from cnnlab.shape.plan import build_plan
 from cnnlab.spec import SpecError, resolve
 
 MNIST_LIKE = DatasetInfo(1, 28, 28, 10, tuple("0123456789"))
@@ -79,12 +79,12 @@ def test_each_norm(name, position):
 def test_mlp_norm_applies_to_hidden_layers_and_instance_is_refused():
     plan, net = model_for({"preset": "mlp", "norm": "batch"})
     assert isinstance(net.fc1_norm, torch.nn.BatchNorm1d)
-    with pytest.raises(SpecError, match="model.norm: instance norm needs feature maps"):
+    with pytest.raises(SpecError, match=r"model.norm \(layer fc1_norm\): instance norm needs C×H×W feature maps"):
         model_for({"preset": "mlp", "norm": "instance"})
 
 
 def test_group_norm_needs_divisible_channels():
-    with pytest.raises(SpecError, match=r"num_groups=3 .* conv1 \(model.conv\[0\]\) has 8"):
+    with pytest.raises(SpecError, match=r"model.norm \(layer conv1_norm\): group norm, num_groups=3: .* has 8"):
         model_for({**SMALL_CNN, "norm": {"name": "group", "num_groups": 3}})
 
 

@@ -7,7 +7,7 @@ import io
 import pytest
 import torch
 
-from cnnlab.optim import OPTIMIZERS, SCHEDULERS
+from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
 
 def tiny_model() -> torch.nn.Module:

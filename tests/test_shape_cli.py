@@ -8,12 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from cnnlab.cli import user_errors
-from cnnlab.commands.shape import shape
+from cnnlab.cli import app
 
 ROOT = Path(__file__).parent.parent
 LENET5 = ["--input", "1x32x32", "conv:6,k5", "pool:max,k2", "conv:16,k5", "pool:max,k2", "conv:120,k5",
@@ -22,13 +20,12 @@ LENET5 = ["--input", "1x32x32", "conv:6,k5", "pool:max,k2", "conv:16,k5", "pool:
 
 @pytest.fixture
 def shape_cli():
-    """`cnnlab shape ARGS...` in-process, wrapped exactly as cnnlab.cli.register wraps commands."""
-    app = typer.Typer()
-    app.command()(user_errors(shape))
+    """`cnnlab shape ARGS...` in-process, through the real command-line app."""
     runner = CliRunner()
 
     def invoke(*args: object, columns: int = 160):
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": str(columns)})
+        return runner.invoke(app, ["shape", *(str(a) for a in args)], catch_exceptions=False,
+                             env={"COLUMNS": str(columns)})
 
     return invoke
 
@@ -194,6 +191,19 @@ def test_sweep_gives_one_table_per_distinct_architecture(shape_cli, tiny_spec):
 def test_impossible_spec_names_the_key_and_the_layer(shape_cli, tiny_spec):
     result = shape_cli(tiny_spec(), "--set", "model.conv[0].kernel_size=19")
     one_error_line(result, "model.conv[0]", "conv1", "below 1")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--input", "784", "norm:instance"], "instance norm needs C×H×W feature maps"),
+        (["--input", "16x1x1", "norm:instance"], "instance norm on a 1×1 map"),
+        (["--input", "6x8x8", "norm:group,num_groups=4"], "num_groups=4: needs a channel count divisible by 4"),
+    ],
+)
+def test_norm_rules_are_the_ones_training_uses(shape_cli, args, expected):
+    """The ad-hoc syntax asks the same layer rules as the train pre-flight: no layer torch would reject."""
+    one_error_line(shape_cli(*args), "layer norm1", expected)
 
 
 def test_help_lists_examples_and_the_layer_syntax(shape_cli):

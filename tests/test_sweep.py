@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.run.parallel import plan_jobs
+from cnnlab.run.skip import split_done
 from cnnlab.spec import expand_runs, resolve
-from cnnlab.sweep import plan_jobs, split_done
 
 
 def statuses(runs: Path) -> list[str]:
@@ -62,7 +63,7 @@ def test_a_changed_spec_is_not_skipped(tmp_path):
     runs = [resolve({"name": "x", "train": {"epochs": e}}) for e in (1, 2)]
     run_dir = tmp_path / "x" / "done"
     run_dir.mkdir(parents=True)
-    from cnnlab.yamlio import dump_yaml
+    from cnnlab.util.yamlio import dump_yaml
 
     (run_dir / "spec.yaml").write_text(dump_yaml(runs[0].resolved()))
     (run_dir / "meta.json").write_text(json.dumps({"status": "completed"}))

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from cnnlab.runs import METRIC_COLUMNS
+from cnnlab.rundir.records import METRIC_COLUMNS
 
 
 def only_run(runs: Path) -> Path:
@@ -113,6 +113,10 @@ def test_dry_run_of_a_sweep_lists_its_runs(cli, tiny_spec):
          "train.device: cuda"),
         (["--set", "epochs=3"], 'epochs: unknown key'),
         (["--set", "train.epochs=0"], "train.epochs: Input should be greater than or equal to 1"),
+        (["--set", "model.norm=instance", "--set", "model.conv[0].kernel_size=16", "--set", "model.conv[0].padding=0"],
+         "model.norm (layer conv1_norm): instance norm on a 1×1 map"),
+        (["--set", "data.val_fraction=0", "--set", "train.patience=2"],
+         "train.patience: early stopping watches the validation split"),
     ],
 )
 def test_user_errors_are_one_line(cli, tiny_spec, tmp_path, args, expected):
@@ -142,8 +146,9 @@ def test_runs_dir_that_is_a_file(cli, tiny_spec, tmp_path):
     assert result.exit_code == 2 and f"--runs-dir {blocker}: not writable" in result.stderr
 
 
-def test_help_does_not_import_torch(heavy_imports):
-    assert heavy_imports(["--help"], ["train", "--help"], ["compare", "--help"], ["eval", "--help"]) == []
+def test_help_and_dry_run_do_not_import_torch(heavy_imports, tiny_spec):
+    assert heavy_imports(["--help"], ["train", "--help"], ["compare", "--help"], ["eval", "--help"],
+                         ["shape", "--help"], ["train", tiny_spec(), "--dry-run"]) == []
 
 
 def test_python_dash_m_works():

@@ -4,13 +4,18 @@ Reads files only: never imports torch (nor matplotlib unless --plot is given).""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory
+EPILOG = "\n".join([
+    "[bold]Examples[/bold]",
+    "cnnlab compare runs/activations",
+    'cnnlab compare runs -w model.activation!=sigmoid -w "test_acc>90" --sort best_val_acc --top 5',
+    "cnnlab compare runs/activations --format csv > activations.csv",
+    "cnnlab compare runs/activations --plot curves.png",
+])
 
 
 def _warn(message: str) -> None:
@@ -50,7 +55,8 @@ def compare(
             "best_epoch, status, curve.",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    fmt: Annotated[Literal["table", "csv", "json", "markdown"], typer.Option(
+        "--format", "-f", help="How to print the comparison.")] = "table",
     aggregate: Annotated[
         bool | None,
         typer.Option(
@@ -72,35 +78,8 @@ def compare(
     """Put runs side by side: the spec keys that differ, then accuracy, loss, size, speed and status.
 
     Runs that differ only in their seed become one row: mean ± std (sample std) over seeds, and n.
-
-    Examples:
-      cnnlab compare runs/activations
-      cnnlab compare runs -w model.activation!=sigmoid -w "test_acc>90" --sort best_val_acc --top 5
-      cnnlab compare runs/activations --format csv > activations.csv
-      cnnlab compare runs/activations --plot curves.png
     """
-    from cnnlab import compare_render  # the work, and its imports, only when the command runs
-    from cnnlab.compare import CompareError, build_comparison, load_runs, parse_columns
+    from cnnlab.compare.show import show_comparison  # the work, and its imports, only when the command runs
 
-    render = compare_render.renderer(fmt)
-    if plot is not None:
-        from cnnlab import compare_plot  # matplotlib only when a plot is asked for
-
-        compare_plot.check_plot_path(plot)
-    if not paths and not DEFAULT_RUNS.is_dir():
-        raise CompareError(f"no {DEFAULT_RUNS}/ here; name run, sweep or runs directories: cnnlab compare PATH...")
-    runs = load_runs(paths or [DEFAULT_RUNS], warn=_warn)
-    comparison = build_comparison(
-        runs,
-        where=where or (),
-        sort=sort,
-        ascending=ascending,
-        top=top,
-        columns=parse_columns(metrics),
-        aggregate=aggregate,
-        all_params=all_params,
-    )
-    render(comparison, sys.stdout)
-    if plot is not None:
-        compare_plot.plot_curves(comparison, plot)
-        typer.echo(f"wrote {plot}", err=True)
+    show_comparison(paths or [], where=where or (), sort=sort, ascending=ascending, top=top, metrics=metrics,
+                    fmt=fmt, aggregate=aggregate, all_params=all_params, plot=plot, warn=_warn)

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 
+EPILOG = "[bold]Example[/bold]\ncnnlab eval runs/quickstart/20261127-061001-s0-eac7 --split val"
+
 
 def evaluate(
-    run: Path = typer.Argument(..., metavar="RUN", help="A run directory (runs/<name>/<run-id>)."),
-    split: str = typer.Option("test", "--split", help="test | val | train"),
-    checkpoint: str = typer.Option("best", "--checkpoint", help="best | last"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps"),
-    fmt: str = typer.Option("table", "--format", help="table | json"),
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory (runs/<name>/<run-id>).")],
+    split: Annotated[Literal["test", "val", "train"], typer.Option("--split", help="The split to evaluate on.")]
+    = "test",
+    checkpoint: Annotated[Literal["best", "last"], typer.Option("--checkpoint", help="Which checkpoint.")] = "best",
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N | mps")] = "auto",
+    fmt: Annotated[Literal["table", "json"], typer.Option("--format", help="How to print the result.")] = "table",
 ) -> None:
-    """Evaluate a saved run's checkpoint on one split: accuracy, per-class accuracy, confusion matrix.
+    """Evaluate a saved run's checkpoint on one split: accuracy, per-class accuracy, confusion matrix."""
+    from cnnlab.run.evaluate import evaluate_run
+    from cnnlab.run.evaluate_report import print_evaluation
 
-    Example: cnnlab eval runs/quickstart/20261127-061001-s0-eac7 --split val
-    """
-    from cnnlab.errors import CnnlabError
-
-    for name, value, allowed in (("--split", split, ("test", "val", "train")),
-                                 ("--checkpoint", checkpoint, ("best", "last")),
-                                 ("--format", fmt, ("table", "json"))):
-        if value not in allowed:
-            raise CnnlabError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
-    from cnnlab.evaluate import evaluate_run
-
-    result = evaluate_run(run, split, checkpoint, device)
-    if fmt == "json":
-        typer.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    from rich.console import Console
-
-    from cnnlab.evaluate_report import confusion_table
-
-    console = Console(highlight=False)
-    console.print(f"{result.run}  {result.split} split, {result.checkpoint}.pt (epoch {result.epoch}): "
-                  f"accuracy {result.accuracy:.2%} of {result.total:,} images")
-    console.print(confusion_table(result))
+    print_evaluation(evaluate_run(run, split, checkpoint, device), fmt)

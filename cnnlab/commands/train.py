@@ -1,4 +1,4 @@
-"""`cnnlab train EXP.yaml`: the command line; the work is in cnnlab.launch."""
+"""`cnnlab train EXP.yaml`: the command line; the work is in cnnlab.run.launch."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from pathlib import Path
 
 import typer
 
+EPILOG = "\n".join([
+    "[bold]Examples[/bold]",
+    "cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3",
+    "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
+])
 
 def train(
     spec_file: Path = typer.Argument(..., metavar="EXP.yaml", help="The experiment spec (YAML)."),
@@ -22,12 +27,8 @@ def train(
     """Train the model of a spec (every run of its sweep); write metrics and checkpoints to runs/<name>/<run-id>/.
 
     Runs that already completed with the same resolved spec are skipped (--force runs them again).
-
-    Examples:
-      cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3
-      cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2
     """
-    from cnnlab.launch import launch  # the work, and its imports, only when the command runs
+    from cnnlab.run.launch import launch  # the work, and its imports, only when the command runs
 
     status = launch(spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast)
     if status:

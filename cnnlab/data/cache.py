@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.data.source import CACHE_DIR
-from cnnlab.runs import atomic_path
+from cnnlab.util.files import atomic_path
 
 CACHE_VERSION = 1  # bump when the layout of cached content changes
 

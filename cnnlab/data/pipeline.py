@@ -19,8 +19,8 @@ from cnnlab.data.cache import cache_key, cache_path
 from cnnlab.data.classes import LabelMap, relabel
 from cnnlab.data.geometry import reshape_split
 from cnnlab.data.normalize import Normalizer, make_normalizer
-from cnnlab.data.registry import DatasetInfo, DatasetSource, RawSplit, class_selection, dataset_source, model_input
-from cnnlab.data.source import DatasetError
+from cnnlab.data.resolve import class_selection, dataset_source, model_input
+from cnnlab.data.source import DatasetError, DatasetInfo, DatasetSource, RawSplit
 from cnnlab.data.splits import TEST_SUBSET_SEED, split_validation, take, take_subset
 from cnnlab.spec import DataSpec
 
@@ -110,7 +110,14 @@ class Batches:
         self.shift = shift.expand(image).contiguous(memory_format=self.memory_format)
 
     def __len__(self) -> int:
+        """Batches of a pass in order (evaluation)."""
         return -(-len(self.split) // self.batch_size)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches of a shuffled training epoch, which skips a last batch of a single image."""
+        single_left = len(self.split) > self.batch_size and len(self.split) % self.batch_size == 1
+        return len(self) - single_left
 
     def _batch(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 → normalized float in the model's memory layout, in one fused kernel: x·scale + shift."""

@@ -113,7 +113,7 @@ FORMATS: dict[str, Callable[..., Path]] = {  # dataset entry → writer(root, tr
 def write_synthetic(name: str, root: Path, n_train: int, n_test: int, seed: int = 0) -> tuple[Images, Images]:
     """Synthetic train and test images for dataset entry `name` (a key of FORMATS), written under
     `root` where and how torchvision reads that dataset; returns the arrays written."""
-    from cnnlab.data.registry import DATASETS
+    from cnnlab.data.catalog import DATASETS
 
     info = DATASETS.build(name).info
     make = functools.partial(synthetic_images, shape=info.shape, num_classes=info.num_classes)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 
-from cnnlab.layers import (
+from cnnlab.lazy import nn
+from cnnlab.models.activations import ACTIVATIONS
+from cnnlab.models.inits import INITS
+from cnnlab.models.norms import NORMS
+from cnnlab.models.pooling import POOLS
+from cnnlab.shape.layers import (
     Activation,
     Conv,
     ConvTranspose,
@@ -18,11 +23,6 @@ from cnnlab.layers import (
     Plan,
     Pool,
 )
-from cnnlab.lazy import nn
-from cnnlab.models.activations import ACTIVATIONS
-from cnnlab.models.inits import INITS
-from cnnlab.models.norms import NORMS
-from cnnlab.models.pooling import POOLS
 from cnnlab.spec import Choice
 
 MODULES: dict[type, Callable[[Layer], object]] = {
@@ -34,8 +34,8 @@ MODULES: dict[type, Callable[[Layer], object]] = {
     GlobalAvgPool: lambda _: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
     Flatten: lambda _: nn.Flatten(),
     Linear: lambda f: nn.Linear(f.in_features, f.out_features, f.bias),
-    Norm: lambda n: NORMS.build(n.kind, n.channels, n.spatial, **n.options),
-    Activation: lambda a: ACTIVATIONS.build(a.kind, **a.options),
+    Norm: lambda n: NORMS.build(n.kind, n.channels, n.spatial, **dict(n.options)),
+    Activation: lambda a: ACTIVATIONS.build(a.kind, **dict(a.options)),
     Dropout: lambda d: nn.Dropout(d.p),
 }
 
@@ -64,7 +64,7 @@ def initialize(model, plan: Plan, init: Choice, bias_init: Choice | None) -> Non
             continue
         activation = _next_activation(plan, i)
         module = getattr(model, name)
-        INITS.build(init.name, module.weight, activation.kind, activation.options, **init.options)
+        INITS.build(init.name, module.weight, activation.kind, dict(activation.options), **init.options)
         if module.bias is not None and bias_init is not None:
             INITS.build(bias_init.name, module.bias, "identity", {}, **bias_init.options)
 

@@ -1,8 +1,9 @@
 """Normalization of activations by name. Each entry gets the channel (or feature) count and whether
 it sits in a conv block (feature maps N×C×H×W) or a fully-connected block (N×F).
 
-Structural rules (instance norm needs feature maps, group norm needs divisible channel counts) are
-checked when the layer plan is made, before any tensor exists: see cnnlab.models.plan."""
+Structural rules (instance norm needs feature maps with more than one position, group norm needs
+divisible channel counts) live with every other layer rule in cnnlab.shape.rules, checked before any
+tensor exists."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cnnlab.layers import Pool
 from cnnlab.lazy import nn
 from cnnlab.registry import Registry
+from cnnlab.shape.layers import Pool
 
 POOLS = Registry("pool")
 

@@ -1,0 +1,63 @@
+"""The metric columns after the spec keys. A registry, so names, labels and formats live in one
+place and --sort / --where / --metrics all accept the same names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnnlab.errors import CnnlabError
+from cnnlab.registry import did_you_mean
+
+
+class CompareError(CnnlabError):
+    """A compare request that cannot be answered: bad path, filter, metric name, no runs."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str  # column header
+    kind: str  # how renderers format it: fraction | loss | int | count | seconds | rate
+    better: str = ""  # "high" or "low": the end a renderer may highlight as best
+    source: str = ""  # RunSummary field when it differs from the metric's name
+    default: bool = True  # shown without --metrics
+
+
+METRICS: dict[str, Metric] = {
+    "best_val_acc": Metric("best val acc %", "fraction", "high"),
+    "final_val_acc": Metric("final val acc %", "fraction", "high"),
+    "test_acc": Metric("test acc %", "fraction", "high"),
+    "final_train_loss": Metric("train loss", "loss", "low"),
+    "epochs": Metric("epochs", "int", source="epochs_run"),
+    "params": Metric("params", "count"),
+    "macs": Metric("MACs", "count"),
+    "train_seconds": Metric("train time", "seconds"),
+    "images_per_second": Metric("img/s", "rate"),
+    "final_train_acc": Metric("train acc %", "fraction", "high", default=False),
+    "best_val_loss": Metric("best val loss", "loss", "low", default=False),
+    "test_loss": Metric("test loss", "loss", "low", default=False),
+    "best_epoch": Metric("best epoch", "int", default=False),
+}
+ALIASES = {"val_acc": "best_val_acc", "train_loss": "final_train_loss", "epochs_run": "epochs"}
+EXTRA_COLUMNS = ("status", "curve")  # status (counts for groups) and the val-acc sparkline
+
+
+def parse_columns(text: str | None) -> tuple[list[str], bool]:
+    """The metric/extra columns named by --metrics "a,b,c" (all defaults when None); and whether chosen."""
+    if text is None:
+        return [name for name, m in METRICS.items() if m.default] + list(EXTRA_COLUMNS), False
+    valid = [*METRICS, *EXTRA_COLUMNS]
+    columns: list[str] = []
+    for word in (w.strip() for w in text.split(",")):
+        if not word:
+            continue
+        name = ALIASES.get(word, word)
+        if name not in valid:
+            raise CompareError(
+                f"unknown metric {word!r} in --metrics{did_you_mean(word, [*valid, *ALIASES])}; "
+                f"choose from: {', '.join(valid)}"
+            )
+        if name not in columns:
+            columns.append(name)
+    if not columns:
+        raise CompareError(f"--metrics needs at least one name; choose from: {', '.join(valid)}")
+    return columns, True

@@ -1,0 +1,143 @@
+"""Learning curves of compared configurations: validation accuracy and training loss vs epoch.
+
+One colour per configuration, its mean over seeds as a line and the min–max range over seeds as a
+band. Imported only for `cnnlab compare --plot` (matplotlib costs a noticeable fraction of a second);
+uses matplotlib's object API with the Agg canvas, so no display or GUI backend is ever touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib import colormaps
+from matplotlib.backend_bases import FigureCanvasBase
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from cnnlab.compare.build import Comparison
+from cnnlab.compare.load import MISSING
+from cnnlab.compare.metrics import CompareError
+from cnnlab.compare.query import format_plain
+from cnnlab.compare.rows import Band, Row, differing_keys, group_rows
+from cnnlab.util.files import atomic_path
+
+MARKER_MAX_EPOCHS = 15  # mark each epoch while points are few enough to tell apart
+LOG_LOSS_RATIO = 20  # a loss that falls by more than this reads better on a log axis
+MAX_LINES = 20  # more configurations than this make a legend nobody reads
+LEGEND_CHARS = 150  # characters of legend text across the figure's width at its font size
+
+
+def check_plot_path(path: Path) -> None:
+    """Fail before any work when the plot cannot be written: unknown format or missing folder."""
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise CompareError(f"--plot {path}: cannot write {suffix or 'files without a suffix'}; "
+                           f"end the name in one of: {', '.join('.' + f for f in sorted(formats))}")
+    if not path.parent.is_dir():
+        raise CompareError(f"--plot {path}: folder {path.parent} does not exist")
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each dotted key as its shortest ending that is still unique: model.activation → activation."""
+    out = {}
+    for key in keys:
+        if "(" in key:  # len(model.conv) reads only whole
+            out[key] = key
+            continue
+        parts = key.split(".")
+        for i in range(len(parts) - 1, -1, -1):
+            tail = ".".join(parts[i:])
+            if sum(k == tail or k.endswith("." + tail) for k in keys) == 1:
+                out[key] = tail
+                break
+    return out
+
+
+def _labels(rows: Sequence[Row], keys: Sequence[str]) -> tuple[list[str], str]:
+    """Legend entries naming only the differing keys (one key: its values, under a title)."""
+    short = short_keys(keys)
+
+    def name(row: Row) -> str:
+        if len(keys) == 1:
+            return format_plain(row.config.get(keys[0], MISSING))
+        return ", ".join(f"{short[k]}={format_plain(row.config.get(k, MISSING))}" for k in keys) or "all runs"
+
+    with_n = any(len(row.used) > 1 for row in rows)  # seeds were averaged: say over how many
+    labels = [f"{name(row)} (n={len(row.used)})" if with_n else name(row) for row in rows]
+    return labels, keys[0] if len(keys) == 1 else ""
+
+
+def _draw(ax, band: Band, colour, style: str, shade: float, scale: float = 1.0) -> None:
+    """The mean as a line, the min–max over seeds as a band of opacity `shade`."""
+    if not band.epochs:
+        return
+    marker = "o" if len(band.epochs) <= MARKER_MAX_EPOCHS else None
+    ax.plot(band.epochs, [v * scale for v in band.mean], color=colour, linestyle=style, linewidth=2,
+            marker=marker, markersize=3.5)
+    if band.low != band.high:
+        ax.fill_between(band.epochs, [v * scale for v in band.low], [v * scale for v in band.high],
+                        color=colour, alpha=shade, linewidth=0)
+
+
+def _finish_axis(ax, title: str, ylabel: str, has_data: bool) -> None:
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    if not has_data:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, f"no {title} recorded", transform=ax.transAxes, ha="center", va="center",
+                color="grey")
+
+
+def plot_curves(comparison: Comparison, path: Path) -> None:
+    """Draw the shown configurations (per-run rows are grouped) and write `path` atomically."""
+    rows = comparison.rows if comparison.aggregated else group_rows(comparison.runs)
+    title = comparison.title
+    if len(rows) > MAX_LINES:
+        title += f" — plotted: the first {MAX_LINES} of {len(rows)} configurations (see --top, --where)"
+        rows = rows[:MAX_LINES]
+    labels, legend_title = _labels(rows, differing_keys(rows, comparison.preferred))
+    palette = _palette(len(rows))
+    legend_columns = max(1, min(len(labels), 4, LEGEND_CHARS // (max(map(len, labels)) + 6)))
+    legend_rows = -(-len(labels) // legend_columns)
+
+    fig = Figure(figsize=(12, 4.6 + 0.25 * legend_rows), layout="constrained")
+    acc_ax, loss_ax = fig.subplots(1, 2)
+    shade = min(0.2, 0.8 / len(rows))  # overlapping bands must not hide the lines
+    for row, (colour, style) in zip(rows, palette, strict=True):
+        _draw(acc_ax, row.val_acc, colour, style, shade, scale=100)
+        _draw(loss_ax, row.train_loss, colour, style, shade)
+    _finish_axis(acc_ax, "validation accuracy", "accuracy (%)", any(r.val_acc.epochs for r in rows))
+    _finish_axis(loss_ax, "training loss", "loss", any(r.train_loss.epochs for r in rows))
+    losses = [v for r in rows for v in r.train_loss.low + r.train_loss.high]
+    if losses and min(losses) > 0 and max(losses) / min(losses) > LOG_LOSS_RATIO:
+        loss_ax.set_yscale("log")
+        loss_ax.set_ylabel("loss (log scale)")
+    band = "band: min–max over seeds" if any(len(r.used) > 1 for r in rows) else ""
+    fig.suptitle(title + (f"\nline: mean, {band}" if band else ""), fontsize=12)
+    handles = [Line2D([], [], color=colour, linestyle=style, linewidth=2) for colour, style in palette]
+    fig.legend(handles, labels, title=legend_title or None, loc="outside lower center",
+               ncols=legend_columns, frameon=False, fontsize=10)
+    _write_atomically(fig, path)
+
+
+def _palette(n: int) -> list[tuple[tuple[float, ...], str]]:
+    """Distinct colours; past 10 configurations lines also change style, so each stays tellable."""
+    colours = colormaps["tab10"].colors
+    styles = ("-", "--", ":", "-.")
+    return [(colours[i % len(colours)], styles[(i // len(colours)) % len(styles)]) for i in range(n)]
+
+
+def _write_atomically(fig: Figure, path: Path) -> None:
+    """Temporary file beside the target, then rename: a crash never leaves half a picture."""
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=120)
+    except OSError as err:
+        raise CompareError(f"--plot {path}: cannot write ({err.strerror or err})") from None

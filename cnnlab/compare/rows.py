@@ -1,0 +1,159 @@
+"""Rows of a comparison: one per configuration (seeds aggregated as mean ± sample std) or one per
+run, with their per-epoch bands; and which spec keys differ between them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cnnlab.compare.load import IDENTITY_KEYS, MISSING, STATUS_ORDER, Run
+from cnnlab.compare.metrics import METRICS
+from cnnlab.rundir.records import FINISHED
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean, sample standard deviation (ddof=1; None for n < 2) and count of one metric."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+
+def summarize(values: Sequence[float]) -> Stat:
+    n = len(values)
+    if n == 0:
+        return Stat(None, None, 0)
+    if not all(math.isfinite(v) for v in values):  # statistics refuses inf/nan; the plain mean says it
+        return Stat(sum(values) / n, None if n == 1 else math.nan, n)
+    return Stat(statistics.fmean(values), statistics.stdev(values) if n > 1 else None, n)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A per-epoch curve over several runs: mean, min and max of the finite values at each epoch."""
+
+    epochs: tuple[int, ...] = ()
+    mean: tuple[float, ...] = ()
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+
+
+def _band(runs: Sequence[Run], curve: str) -> Band:
+    if len(runs) == 1:  # a run's own curve (per-run rows: a thousand of them must stay cheap)
+        pairs = [(e, v) for e, v in zip(runs[0].curves.epochs, getattr(runs[0].curves, curve), strict=True)
+                 if v is not None and math.isfinite(v)]
+        values = tuple(v for _, v in pairs)
+        return Band(tuple(e for e, _ in pairs), values, values, values)
+    at: dict[int, list[float]] = {}
+    for run in runs:
+        for epoch, value in zip(run.curves.epochs, getattr(run.curves, curve), strict=True):
+            if value is not None and math.isfinite(value):
+                at.setdefault(epoch, []).append(value)
+    epochs = sorted(at)
+    return Band(
+        tuple(epochs),
+        tuple(sum(at[e]) / len(at[e]) for e in epochs),
+        tuple(min(at[e]) for e in epochs),
+        tuple(max(at[e]) for e in epochs),
+    )
+
+
+def numbers_from(runs: Sequence[Run]) -> list[Run]:
+    """The runs whose numbers a row shows: finished runs when there are any (a running or failed
+    seed would drag the mean), else all; a seed run more than once counts once, by its latest run."""
+    finished = [r for r in runs if r.status in FINISHED] or list(runs)
+    latest: dict[Any, Run] = {}
+    for run in sorted(finished, key=lambda r: (r.started, r.run_id)):
+        latest[run.seed] = run
+    return [r for r in finished if latest[r.seed] is r]
+
+
+@dataclass
+class Row:
+    runs: list[Run]  # every run of the row, whatever its status
+    used: list[Run]  # the runs behind its numbers (see numbers_from)
+    config: dict[str, Any]  # the row's spec keys (a group's shared keys; a run's whole spec)
+    stats: dict[str, Stat]
+    val_acc: Band
+    train_loss: Band
+    run_id: str | None = None  # set on per-run rows
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        counts = Counter(run.status for run in self.runs)
+        rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+        return dict(sorted(counts.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+    def value(self, key: str) -> Any:
+        """A metric's mean or a spec key's value (MISSING when the row has no such key)."""
+        return self.stats[key].mean if key in METRICS else self.config.get(key, MISSING)
+
+
+def make_row(runs: list[Run], config: dict[str, Any], run_id: str | None = None) -> Row:
+    used = numbers_from(runs)
+    stats = {
+        name: summarize([v for r in used if (v := r.metrics[name]) is not None]) for name in METRICS
+    }
+    return Row(runs, used, config, stats, _band(used, "val_acc"), _band(used, "train_loss"), run_id)
+
+
+def configurations(runs: Sequence[Run]) -> list[list[Run]]:
+    """The runs grouped by configuration: specs that agree on every key but name and seed."""
+    groups: dict[frozenset, list[Run]] = {}
+    for run in runs:
+        identity = {(k, run.config[k]) for k in IDENTITY_KEYS if k in run.config}
+        groups.setdefault(frozenset(run.config.items()) - identity, []).append(run)
+    return list(groups.values())
+
+
+def group_rows(runs: Sequence[Run]) -> list[Row]:
+    """One row per configuration."""
+    return [group_row(members) for members in configurations(runs)]
+
+
+def group_row(members: list[Run]) -> Row:
+    return make_row(members, {k: v for k, v in members[0].config.items() if k not in IDENTITY_KEYS})
+
+
+def run_rows(runs: Sequence[Run]) -> list[Row]:
+    return [make_row([run], run.config, run.run_id) for run in runs]
+
+
+def differing_keys(rows: Sequence[Row], preferred: Sequence[str] = (), every: bool = False) -> list[str]:
+    """The spec keys worth a column: those whose value differs between rows (all with `every`),
+    swept keys first. An option of a shown registry choice (`model.activation.negative_slope`
+    beside `model.activation`), or an item of a list whose length is shown (`model.conv[2].stride`
+    beside `len(model.conv)`), is left out when it exists only where that key's value says so and
+    that value alone determines it."""
+    order: dict[str, None] = {}
+    for row in rows:
+        order.update(dict.fromkeys(row.config))
+    keys = list(order)
+    if not every:
+        keys = [k for k in keys if len({row.config.get(k, MISSING) for row in rows}) > 1]
+        keys = [k for k in keys if not _determined(k, keys, rows)]
+    rank = {k: i for i, k in enumerate(preferred)}
+    return sorted(keys, key=lambda k: rank.get(k, len(rank)))
+
+
+def _determined(key: str, shown: Sequence[str], rows: Sequence[Row]) -> bool:
+    """Whether `key` exists only in some rows, as a value of a shown key above it dictates: the
+    options of a choice, the items of a list beyond its shortest length."""
+    if all(key in row.config for row in rows):
+        return False
+    for parent in shown:
+        below = parent[4:-1] + "[" if parent.startswith("len(") else parent + "."
+        if key.startswith(below):
+            seen: dict[Any, Any] = {}
+            if all(
+                seen.setdefault(row.config.get(parent, MISSING), value) == value
+                for row in rows
+                for value in [row.config.get(key, MISSING)]
+            ):
+                return True
+    return False

@@ -1,0 +1,100 @@
+"""`cnnlab eval`: a saved run's checkpoint on one split — accuracy, per-class accuracy, confusion.
+
+The run's own spec.yaml rebuilds exactly its data (same seed: same validation split) and model;
+the checkpoint is loaded with weights_only=True.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from pydantic import ValidationError
+
+from cnnlab.data.pipeline import Batches, load_data
+from cnnlab.errors import CnnlabError
+from cnnlab.models.builder import build_model
+from cnnlab.shape.plan import build_plan
+from cnnlab.spec import Spec, SpecError
+from cnnlab.spec.errors import format_validation_error
+from cnnlab.train.device import resolve_device, uses_channels_last
+from cnnlab.train.loop import Head
+from cnnlab.util.yamlio import load_yaml
+
+
+class RunError(CnnlabError):
+    """A run directory that cannot be evaluated."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    run: Path
+    split: str
+    checkpoint: str
+    epoch: int
+    classes: list[str]
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+    @property
+    def total(self) -> int:
+        return sum(map(sum, self.confusion))
+
+    @property
+    def accuracy(self) -> float:
+        return sum(self.confusion[i][i] for i in range(len(self.classes))) / max(self.total, 1)
+
+    def class_accuracy(self) -> list[float | None]:
+        """Recall of every class (None for a class with no images in the split)."""
+        return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(self.confusion)]
+
+    def as_dict(self) -> dict:
+        return {"run": str(self.run), "split": self.split, "checkpoint": self.checkpoint, "epoch": self.epoch,
+                "images": self.total, "accuracy": self.accuracy,
+                "class_accuracy": dict(zip(self.classes, self.class_accuracy(), strict=True)),
+                "classes": self.classes, "confusion": self.confusion}
+
+
+def read_run_spec(run: Path) -> Spec:
+    path = run / "spec.yaml"
+    if not path.is_file():
+        inside = sorted(p.parent.name for p in run.glob("*/spec.yaml"))
+        if inside:
+            shown = ", ".join(inside[-5:]) + (f" (and {len(inside) - 5} more)" if len(inside) > 5 else "")
+            raise RunError(f"{run}: an experiment folder, not a run; name one of its runs: {shown}")
+        raise RunError(f"{run}: not a run directory (no spec.yaml)")
+    try:
+        return Spec.model_validate(load_yaml(path.read_text(encoding="utf-8")))
+    except ValidationError as err:
+        raise RunError(f"{path}: not a spec cnnlab can use ({format_validation_error(err)})") from None
+    except (yaml.YAMLError, OSError, ValueError) as err:
+        raise RunError(f"{path}: unreadable ({str(err).splitlines()[0]})") from None
+
+
+def evaluate_run(run: Path, split: str, checkpoint: str, device: str) -> Evaluation:
+    spec = read_run_spec(run)
+    ckpt = run / "checkpoints" / f"{checkpoint}.pt"
+    if not ckpt.is_file():
+        raise RunError(f"{ckpt}: no such checkpoint (the run may have failed before its first epoch)")
+    dev = resolve_device(device)
+    data = load_data(spec.data, spec.seed, dev)
+    chosen = {"train": data.train, "val": data.val, "test": data.test}[split]
+    if chosen is None:
+        raise SpecError(f"--split val: this run has no validation split (data.val_fraction: {spec.data.val_fraction})")
+    plan = build_plan(spec.model, data.info)
+    model = build_model(plan).to(dev)
+    state = torch.load(ckpt, map_location=dev, weights_only=True)
+    model.load_state_dict(state["model"])
+    channels_last = uses_channels_last(spec.train.channels_last, plan)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    head = Head(binary=spec.model.head == "sigmoid")
+    k = 2 if head.binary else data.info.num_classes
+    confusion = torch.zeros(k * k, dtype=torch.int64, device=dev)
+    model.eval()
+    with torch.inference_mode():
+        for x, y in Batches(chosen, data.normalizer, spec.train.batch_size, channels_last).in_order():
+            confusion += torch.bincount(y * k + head.predict(model(x)), minlength=k * k)
+    classes = list(data.info.class_names) if len(data.info.class_names) == k else [str(i) for i in range(k)]
+    return Evaluation(run, split, checkpoint, int(state["epoch"]), classes, confusion.view(k, k).tolist())

@@ -1,0 +1,6 @@
+"""The run directory, the contract between the trainer that writes it and every command that reads
+it: typed records (meta.json, summary.json, metrics.csv rows, sweep.yaml), run ids, and a store that
+creates a directory exclusively and writes each file atomically.
+
+Torch-free. May import: cnnlab.util, cnnlab.errors.
+"""

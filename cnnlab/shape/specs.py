@@ -1,0 +1,80 @@
+"""The models of a spec for `cnnlab shape EXP.yaml`: each distinct architecture among its runs, with
+the runs that use it and a title that names what they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnlab.errors import UsageError
+from cnnlab.shape.analysis import analyze
+from cnnlab.shape.layers import Plan, Shape, shape_text
+from cnnlab.shape.report import Titled
+from cnnlab.util.text import plural
+
+
+@dataclass
+class Architecture:
+    """One distinct model among a spec's runs."""
+
+    input_shape: Shape
+    num_classes: int
+    plan: Plan
+    runs: list[int] = field(default_factory=list)
+
+
+def spec_architectures(
+    path: Path, overrides: list[str], run: int | None
+) -> tuple[str, list, list[Architecture]]:
+    """The spec's name, its runs, and its distinct (input shape, plan) pairs with the runs using each."""
+    # Imported here: spec validation builds pydantic models, which the other two forms do not need.
+    from cnnlab.data.resolve import dataset_info
+    from cnnlab.shape.plan import build_plan
+    from cnnlab.spec import expand_runs, load_spec
+
+    spec = load_spec(path, overrides)
+    runs = expand_runs(spec)
+    chosen = range(len(runs))
+    if run is not None:
+        if not 0 <= run < len(runs):
+            raise UsageError(
+                f"--run {run}: the spec has {plural(len(runs), 'run')}, numbered 0 to {len(runs) - 1}"
+            )
+        chosen = [run]
+    found: list[Architecture] = []
+    for i in chosen:
+        info = dataset_info(runs[i].data)
+        plan = build_plan(runs[i].model, info)
+        same = next((a for a in found if a.plan == plan and a.input_shape == info.shape), None)
+        if same is None:
+            same = Architecture(info.shape, info.num_classes, plan)
+            found.append(same)
+        same.runs.append(i)
+    return spec.name, runs, found
+
+
+def _index_ranges(indices: list[int]) -> str:
+    """[0, 1, 2, 5] → '0–2, 5'."""
+    spans: list[list[int]] = []
+    for i in indices:
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def architecture_title(name: str, runs: list, arch: Architecture) -> str:
+    title = f"{name}: model for {shape_text(arch.input_shape)} inputs, {arch.num_classes} classes"
+    if len(runs) == 1:
+        return title
+    swept = [runs[i].swept for i in arch.runs]
+    common = {k: v for k, v in swept[0].items() if all(s.get(k) == v for s in swept)}
+    settings = "".join(f", {k}={v}" for k, v in common.items())
+    which = f"run{'s' if len(arch.runs) > 1 else ''} {_index_ranges(arch.runs)} of {len(runs)}"
+    return f"{title} ({which}{settings})"
+
+
+def spec_analyses(path: Path, overrides: list[str], run: int | None) -> Titled:
+    name, runs, archs = spec_architectures(path, overrides, run)
+    return [(architecture_title(name, runs, a), analyze(a.plan, a.input_shape)) for a in archs]

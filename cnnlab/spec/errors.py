@@ -1,0 +1,75 @@
+"""Spec errors as one line: the key path, what is wrong, and for a misspelt key the closest valid one."""
+
+from __future__ import annotations
+
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from cnnlab.errors import CnnlabError
+from cnnlab.registry import did_you_mean
+from cnnlab.spec.schema import Spec
+
+
+class SpecError(CnnlabError):
+    """A spec that cannot be used; the message names the key path and what was expected."""
+
+
+def format_key(path: list[str | int] | tuple[str | int, ...]) -> str:
+    """['model', 'conv', 1, 'stride'] → `model.conv[1].stride`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """The first pydantic error as `key.path: what is wrong`, plus a count of the others."""
+    errors = err.errors(include_url=False)
+    first = errors[0]
+    loc = [p for p in first["loc"] if not (isinstance(p, str) and _is_pydantic_branch(p))]
+    key = format_key(loc)
+    if first["type"] == "extra_forbidden":
+        valid = _fields_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), valid)
+        message = f"unknown key{hint}" + (f"; valid keys here: {', '.join(valid)}" if valid and not hint else "")
+    else:
+        message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if first["type"] not in ("value_error", "assertion_error") and "input" in first:
+            message += f", got {first['input']!r}"
+        named, sep, rest = message.partition(": ")  # a section check naming one of its keys (or a path below)
+        if sep and named.split(".")[0] in _fields_at(loc):
+            key, message = format_key([*loc, *named.split(".")]), rest
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return f"{key or 'spec'}: {message}{more}"
+
+
+def _is_pydantic_branch(part: str) -> bool:
+    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`)."""
+    return "[" in part or part.startswith(("function-", "is-instance")) or \
+        part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none")
+
+
+def _fields_at(loc: list[str | int]) -> list[str]:
+    """Valid keys of the section at `loc` (for did-you-mean)."""
+    model: Any = Spec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _section_type(field.annotation)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation) if get_origin(annotation) is not None else ():
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None

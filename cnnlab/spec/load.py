@@ -1,0 +1,52 @@
+"""Reading a spec file: YAML → mapping → `--set` overrides → a validated Spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnlab.spec.errors import SpecError
+from cnnlab.spec.overrides import apply_override, parse_override
+from cnnlab.spec.resolve import resolve
+from cnnlab.spec.schema import Spec
+from cnnlab.util.yamlio import load_yaml
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The spec file as a mapping; any reading problem becomes one SpecError line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a directory, expected a YAML spec file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: cannot be read ({err})") from None
+    try:
+        data = load_yaml(text)
+    except yaml.constructor.ConstructorError as err:
+        mark = err.problem_mark
+        tag = (err.problem or "").split()[-1] if err.problem else "?"
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise SpecError(f"{path}: unsupported YAML tag {tag}{where}; specs hold plain data only") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if data is None:
+        raise SpecError(f"{path}: the file is empty; see experiments/quickstart.yaml for an example")
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a mapping of keys (name:, data:, model:, train: ...), "
+                        f"got {type(data).__name__}")
+    return data
+
+
+def load_spec(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
+    """Read, override (`key.path=value`) and validate an experiment spec."""
+    raw = read_yaml(Path(path))
+    for item in overrides:
+        key, value = parse_override(item)
+        raw = apply_override(raw, key, value)
+    return resolve(raw)

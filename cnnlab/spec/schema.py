@@ -1,0 +1,300 @@
+"""The experiment spec's schema: typed sections with their defaults, checked once at the edge.
+
+Every key has a default and a short trailing comment saying what it is; `cnnlab train --dry-run`
+shows the resolved values. Registry choices (`activation: relu`, `{name: leaky_relu, ...}`) are
+checked against their registry, looked up by kind (cnnlab.registry), so this module imports no
+torch-side package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
+from pydantic_core import core_schema
+
+from cnnlab.registry import RegistryError, registry
+
+# --------------------------------------------------------------------------- value types
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A registry name with its options: `relu` or `{name: leaky_relu, negative_slope: 0.1}`.
+
+    Written back (spec.yaml, model_dump) as the flat mapping `{name: ..., **options}`."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: Any) -> Choice:
+        if isinstance(value, Choice):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, dict):
+            if not isinstance(value.get("name"), str):
+                raise ValueError("a mapping here needs a `name` key, e.g. {name: leaky_relu, negative_slope: 0.1}")
+            return cls(value["name"], {k: v for k, v in value.items() if k != "name"})
+        raise ValueError(f"expected a name or a mapping with a `name` key, got {value!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.options}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls.parse, serialization=core_schema.plain_serializer_function_ser_schema(cls.as_dict)
+        )
+
+
+def _in(kind: str):
+    """Validator: the choice names an entry of the `kind` registry; its options are checked and completed."""
+
+    def check(choice: Choice) -> Choice:
+        try:
+            return Choice(choice.name, registry(kind).validate_options(choice.name, choice.options))
+        except RegistryError as err:
+            raise ValueError(str(err)) from None
+
+    return AfterValidator(check)
+
+
+def _to_pair(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer or a pair [height, width], got {value!r}")
+    if isinstance(value, int):
+        return (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return tuple(value)
+    raise ValueError(f"expected an integer or a pair [height, width], got {value!r}")
+
+
+def _at_least(low: int):
+    def check(value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < low:
+            shown = value[0] if value[0] == value[1] else list(value)
+            raise ValueError(f"must be >= {low}, got {shown}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _padding(value: Any) -> Any:
+    return value if value in ("same", "valid") else _to_pair(value)
+
+
+def _check_padding(value: Any) -> Any:
+    if isinstance(value, tuple) and min(value) < 0:
+        raise ValueError(f"must be >= 0, 'same' or 'valid', got {list(value)}")
+    return value
+
+
+Int = Annotated[int, Field(strict=True)]
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+Pair = tuple[int, int]
+PositivePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(1)]
+NonNegativePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(0)]
+Padding = Annotated[Pair | Literal["same", "valid"], BeforeValidator(_padding), AfterValidator(_check_padding)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+BiasInit = Annotated[Choice, _in("init"), AfterValidator(lambda c: _bias_scheme(c))]
+PresetName = Annotated[str, AfterValidator(lambda v: _registered("preset", v))]
+
+
+class Section(BaseModel):
+    """Strict base: unknown keys are errors; defaults are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _registered(kind: str, name: str) -> str:
+    try:
+        registry(kind).entry(name)
+    except RegistryError as err:
+        raise ValueError(str(err)) from None
+    return name
+
+
+BIAS_INITS = ("default", "zeros", "constant", "normal", "uniform")  # the schemes defined for a vector
+
+
+def _bias_scheme(choice: Choice) -> Choice:
+    if choice.name not in BIAS_INITS:
+        raise ValueError(f"{choice.name!r} needs a weight matrix; biases take one of: {', '.join(BIAS_INITS)}")
+    return choice
+
+
+def _safe_name(name: str) -> str:
+    """Experiment names become directory names: keep them to one safe path component."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
+        raise ValueError(
+            f"must be letters, digits, '_', '-' or '.', starting with a letter or digit, got {name!r}"
+        )
+    return name
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class PoolSpec(Section):
+    type: Annotated[str, AfterValidator(lambda v: _registered("pool", v))] = "max"  # max | avg
+    kernel_size: PositivePair = (2, 2)  # window size
+    stride: PositivePair | None = None  # null: the kernel size, as in PyTorch (filled in when resolved)
+    padding: NonNegativePair = (0, 0)  # implicit padding (-inf for max, zeros for avg)
+    dilation: PositivePair = (1, 1)  # spacing of the window (max pooling only)
+    ceil_mode: bool = False  # round the output size up instead of down
+
+    @model_validator(mode="after")
+    def _complete(self) -> PoolSpec:
+        if self.type == "avg" and self.dilation != (1, 1):
+            raise ValueError("dilation: average pooling has no dilation in PyTorch; use type: max or dilation: 1")
+        if self.stride is None:
+            self.stride = self.kernel_size
+        return self
+
+
+class ConvSpec(Section):
+    out_channels: PositiveInt  # output depth: the number of filters
+    kernel_size: PositivePair = (3, 3)  # int or [height, width]
+    stride: PositivePair = (1, 1)  # step between windows
+    padding: Padding = (0, 0)  # int, [h, w], 'same' (stride 1 only) or 'valid' (= 0)
+    dilation: PositivePair = (1, 1)  # spacing between kernel taps; effective size d·(k−1)+1
+    groups: PositiveInt = 1  # grouped convolution; in and out channels must divide by it
+    pool: PoolSpec | None = None  # pooling after this block's activation
+
+    @model_validator(mode="after")
+    def _same_needs_stride_one(self) -> ConvSpec:
+        if self.padding == "same" and self.stride != (1, 1):
+            raise ValueError("padding: 'same' works only with stride 1 (PyTorch's rule); give a number instead")
+        return self
+
+
+class ModelSpec(Section):
+    preset: PresetName | None = None  # lenet5 | lenet5_classic | vgg_small | mlp ...; keys below override it
+    kind: Literal["cnn", "mlp"] = "cnn"  # mlp: flatten → fully-connected layers only (conv is ignored)
+    activation: Annotated[Choice, _in("activation")] = "relu"  # nonlinearity after every hidden layer
+    init: Annotated[Choice, _in("init")] = "kaiming_normal"  # weight initialization of conv and linear layers
+    bias_init: BiasInit | None = None  # null: zeros (with init: default, PyTorch's own)
+    norm: Annotated[Choice, _in("norm")] = "batch"  # normalization of conv feature maps (mlp: of hidden layers)
+    norm_position: Literal["before", "after"] = "before"  # norm before or after the activation
+    conv: list[ConvSpec] = [  # the conv blocks, in order: the list is the depth
+        {"out_channels": 32, "kernel_size": 3, "padding": "same", "pool": {"type": "max", "kernel_size": 2}},
+        {"out_channels": 64, "kernel_size": 3, "padding": "same", "pool": {"type": "max", "kernel_size": 2}},
+    ]
+    global_pool: bool = False  # global average pooling instead of flattening before the fc layers
+    fc: list[PositiveInt] = [128]  # hidden fully-connected widths
+    dropout: Fraction = 0.0  # dropout probability before every fully-connected layer
+    head: Literal["softmax", "sigmoid"] = "softmax"  # softmax: C logits + cross-entropy; sigmoid: 1 logit + BCE
+
+
+class NormalizeStats(Section):
+    mean: list[float]  # per channel
+    std: list[Annotated[float, Field(gt=0)]]  # per channel
+
+    @model_validator(mode="after")
+    def _same_length(self) -> NormalizeStats:
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
+        return self
+
+
+ClassRef = Annotated[int, Field(strict=True)] | str  # a class by index (0, 1 ...) or by name (cat)
+
+
+class BinarySpec(Section):
+    positive: list[ClassRef]  # the classes labelled 1; every other (kept) class is labelled 0
+
+
+def _augment_list(value: Any) -> Any:
+    """`augment: none` and a single step are accepted for the list."""
+    if value is None or value == "none":
+        return []
+    return [value] if isinstance(value, (str, dict)) else value
+
+
+def _buildable(choice: Choice) -> Choice:
+    """The registry checks option types; building the step checks their ranges (padding >= 0 ...)."""
+    registry("augmentation").build(choice.name, **choice.options)
+    return choice
+
+
+AugmentStep = Annotated[Choice, _in("augmentation"), AfterValidator(_buildable)]
+
+
+class DataSpec(Section):
+    dataset: Annotated[Choice, _in("dataset")] = "shapes"  # a name, or {name: shapes, image_size: 32, ...}
+    root: str = "data"  # where datasets live / are downloaded to; cnnlab's caches go in root/.cnnlab-cache
+    download: bool = True  # download a missing torchvision dataset
+    normalize: Literal["none", "dataset"] | NormalizeStats = "dataset"  # none | dataset | {mean: [...], std: [...]}
+    val_fraction: Fraction = 0.1  # share of the training split held out for validation (seeded, stratified)
+    subset: PositiveInt | None = None  # use N images per split, drawn by seed (test: same for every run); null: all
+    classes: list[ClassRef] | None = None  # keep only these classes (indices or names), relabelled 0..k-1 in order
+    binary: BinarySpec | None = None  # one class against the rest, for head: sigmoid; e.g. {positive: [cat]}
+    resize: PositivePair | None = None  # resize every image once at load (bilinear): int or [height, width]
+    pad: Annotated[int, Field(strict=True, ge=0)] = 0  # zero padding around every image (28×28 + 2 → 32×32)
+    augment: Annotated[list[AugmentStep], BeforeValidator(_augment_list)] = []  # training batches: random_crop, hflip
+
+
+class TrainSpec(Section):
+    epochs: PositiveInt = 10  # passes over the training split
+    batch_size: PositiveInt = 128  # images per optimizer step
+    optimizer: Annotated[Choice, _in("optimizer")] = "sgd"  # sgd | adam | adamw | rmsprop, with options
+    scheduler: Annotated[Choice, _in("scheduler")] = "cosine"  # none | step | cosine | onecycle, stepped per batch
+    monitor: Literal["val_acc", "val_loss"] = "val_acc"  # picks best.pt, drives early stopping (no val split: last)
+    patience: PositiveInt | None = None  # stop after this many epochs without improvement; null: never
+    min_delta: Annotated[float, Field(ge=0)] = 0.0  # smallest change that counts as an improvement
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    threads: PositiveInt | None = None  # CPU threads for torch; null: torch's default (the physical cores)
+    channels_last: bool = True  # NHWC memory layout for conv nets (faster on CPU and on tensor cores)
+
+    @model_validator(mode="after")
+    def _device_syntax(self) -> TrainSpec:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+        return self
+
+
+class Spec(Section):
+    name: Annotated[str, AfterValidator(lambda v: _safe_name(v))] = "experiment"  # runs go to runs/<name>/
+    seed: Int = 0  # seeds data split, init, shuffling and augmentation
+    data: DataSpec = Field(default_factory=DataSpec)  # what to train on
+    model: ModelSpec = Field(default_factory=ModelSpec)  # the network
+    train: TrainSpec = Field(default_factory=TrainSpec)  # how to train it
+    sweep: dict[str, list[Any]] = {}  # dotted key → values; every combination becomes one run
+    seeds: list[Int] | None = None  # repeat every combination once per seed
+
+    _swept: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)  # as written + overrides, for sweeps
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_validation(self) -> Spec:
+        if self.train.patience is not None and self.data.val_fraction == 0:
+            raise ValueError("train.patience: early stopping watches the validation split, but data.val_fraction "
+                             "is 0; hold some data out (e.g. val_fraction: 0.1) or leave patience out")
+        return self
+
+    @property
+    def swept(self) -> dict[str, Any]:
+        """The sweep values (dotted key → value) that made this run from its experiment."""
+        return self._swept
+
+    def resolved(self) -> dict[str, Any]:
+        """The fully resolved spec of one run as plain data (what spec.yaml holds)."""
+        return self.model_dump(mode="json", exclude={"sweep", "seeds"})
+
+

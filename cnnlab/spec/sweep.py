@@ -1,0 +1,37 @@
+"""Sweep expansion: one resolved run spec per combination of swept values × seed."""
+
+from __future__ import annotations
+
+import itertools
+
+from cnnlab.spec.errors import SpecError
+from cnnlab.spec.overrides import apply_override
+from cnnlab.spec.resolve import resolve
+from cnnlab.spec.schema import Spec
+
+
+def expand_runs(spec: Spec) -> list[Spec]:
+    """One resolved run spec per sweep combination × seed, in a stable order.
+
+    Combinations are applied to the spec as the user wrote it (like `--set`), so sweeping
+    `model.preset` brings each preset's own values."""
+    keys = list(spec.sweep)
+    seeds = spec.seeds if spec.seeds else [spec.seed]
+    base = {k: v for k, v in spec._raw.items() if k not in ("sweep", "seeds")}
+    runs = []
+    for values in itertools.product(*(spec.sweep[k] for k in keys)):
+        combo = dict(zip(keys, values, strict=True))
+        for seed in seeds:
+            try:
+                run_raw = {**base, "seed": seed}
+                for key, value in combo.items():
+                    run_raw = apply_override(run_raw, key, value)
+                run = resolve(run_raw)
+            except SpecError as err:
+                shown = ", ".join(f"{k}={v}" for k, v in combo.items())
+                raise SpecError(f"sweep combination {shown}: {err}") from None
+            run._swept = combo
+            runs.append(run)
+    return runs
+
+

@@ -1,0 +1,75 @@
+"""What a training run shows while it runs: a Rich progress bar per epoch and one line per epoch,
+the same lines written to the run's log.txt."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cnnlab.rundir.records import MetricsRow
+from cnnlab.rundir.store import RunStore
+
+
+def epoch_line(row: MetricsRow, epochs: int) -> str:
+    val = "" if row.val_acc is None else f"  val loss {row.val_loss:.4f}  val acc {row.val_acc:.2%}"
+    return (f"epoch {row.epoch:>3}/{epochs}  train loss {row.train_loss:.4f}  "
+            f"train acc {row.train_acc:.2%}{val}  lr {row.lr:.3g}  {row.seconds:.1f}s")
+
+
+class RichReporter:
+    """Progress for an interactive terminal (and plain lines when output is not a terminal)."""
+
+    def __init__(self, console: Console, store: RunStore, epochs: int) -> None:
+        self.console, self.store, self.epochs = console, store, epochs
+        self.progress: Progress | None = None
+        self.task = None
+
+    def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
+        self._stop()
+        if not self.console.is_terminal:
+            return
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=self.console, transient=True,
+        )
+        self.task = self.progress.add_task("train", total=batches, stats="")
+        self.progress.start()
+
+    def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
+        if self.progress is not None:
+            stats = f"loss {loss:.4f}  acc {acc:.2%}  {images_per_s:,.0f} img/s"
+            self.progress.update(self.task, completed=done, stats=stats)
+
+    def epoch_done(self, row: MetricsRow) -> None:
+        self._stop()
+        self.message(epoch_line(row, self.epochs))
+
+    def message(self, text: str) -> None:
+        self._stop()
+        self.console.print(text, highlight=False, markup=False)
+        self.store.log(text)
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+class LogReporter:
+    """Progress into the run's log.txt only: a parallel worker's, while the parent prints one line per run."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.epochs = 0
+
+    def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
+        self.epochs = epochs
+
+    def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
+        pass
+
+    def epoch_done(self, row: MetricsRow) -> None:
+        self.store.log(epoch_line(row, self.epochs))
+
+    def message(self, text: str) -> None:
+        self.store.log(text)

@@ -1,0 +1,66 @@
+"""Atomic file writes: a reader (or a crash) never sees half a file.
+
+A file is written to a temporary name beside its target, flushed to disk, then renamed over the
+target in one step. Files get the permissions of the process umask (as `open` would give them),
+not mkstemp's owner-only ones: run directories are meant to be read by anyone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@functools.cache
+def process_umask() -> int:
+    """The process umask, read without changing it where Linux shows it in /proc (changing it, even
+    for a moment, races with any other thread creating files); elsewhere set and restored once."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every filesystem allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; once the caller has written it, it is synced to disk
+    and replaces `path` in one rename. On any error the temporary file is removed."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the data on disk before the name points at it: no empty file after a power loss
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~process_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

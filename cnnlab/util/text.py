@@ -1,0 +1,50 @@
+"""Numbers and tables for people: one SI formatter, one byte-size formatter, plurals, durations and
+one Markdown table writer, shared by every command that prints them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(x: float) -> str:
+    """A count with an SI prefix and three significant digits: 416520 → '417k', 61706 → '61.7k',
+    950 → '950'. Exact values belong beside it where they matter (`61,706 (61.7k)`)."""
+    for factor, prefix in SI_PREFIXES:
+        if abs(x) >= factor:
+            return f"{x / factor:.3g}{prefix}"
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.3g}"
+
+
+def binary_size(n: int) -> str:
+    """Bytes in binary units: 32856 → '32.1 KiB'."""
+    for size, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 run', '2 runs' ('1 class', '3 classes' with `words`)."""
+    return f"{n} {word if n == 1 else words or word + 's'}"
+
+
+def duration(seconds: float) -> str:
+    """'42.0s', '3m07s', '2h05m'."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+                   right: Sequence[bool] | None = None) -> str:
+    """A GitHub-flavoured pipe table; `right[i]` right-aligns column i. Pipes inside cells are escaped."""
+
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |\n"
+
+    aligns = right or [False] * len(headers)
+    rule = "|" + "|".join("---:" if r else "---" for r in aligns) + "|\n"
+    return line(headers) + rule + "".join(line(row) for row in rows)
