@@ -82,3 +82,38 @@ def _heavy_imports(*invocations: list) -> list[str]:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def make_run():
+    """`make_run(group, seed=..., swept=..., test_acc=..., val_acc=[...], status=...)`: a run directory
+    written through the run-record models (RunStore, RunMeta, MetricsRow, RunSummary), as the trainer
+    writes it; returns its path. `experiment(group, sweep, claims, ...)` writes the group's sweep.yaml."""
+    from cnnlab.rundir.records import MetricsRow, Monitor, RunMeta, RunSummary, epoch_figures
+    from cnnlab.rundir.store import RunStore
+    from cnnlab.spec import apply_override, resolve
+
+    counter = iter(range(10**6))
+
+    def write(group: Path, *, seed: int = 0, swept: dict | None = None, test_acc: float | None = 0.9,
+              val_acc: list[float] | None = None, status: str = "completed", classes: int = 8) -> Path:
+        swept = swept or {}
+        raw = {**TINY, "name": group.name, "seed": seed}
+        for key, value in swept.items():
+            raw = apply_override(raw, key, value)
+        spec = resolve(raw)
+        store = RunStore.create(group.parent, group.name, f"run-{next(counter):04d}-s{seed}")
+        store.write_yaml("spec.yaml", spec.resolved())
+        val_acc = val_acc if val_acc is not None else [test_acc or 0.5] * 2
+        rows = [MetricsRow(epoch=e, train_loss=1.0 / e, train_acc=0.5, val_loss=0.5, val_acc=acc, lr=0.1,
+                           seconds=1.0) for e, acc in enumerate(val_acc, start=1)]
+        store.write_metrics(rows)
+        store.write("meta.json", RunMeta(status=status, run_id=store.path.name, name=group.name, seed=seed,
+                                         swept=swept, started=f"2026-11-28T00:00:{next(counter) % 60:02d}",
+                                         duration_s=2.0, versions={"cnnlab": "0.1.0"}, machine="test machine"))
+        if status in ("completed", "diverged"):
+            store.write("summary.json", RunSummary(**epoch_figures(rows, Monitor()), test_acc=test_acc,
+                                                   classes=[str(c) for c in range(classes)]))
+        return store.path
+
+    return write

@@ -1,6 +1,7 @@
 """Runs side by side, from their files alone: load run directories through the typed records,
-metrics and curves, grouping and seed aggregation, --where / --sort, rendering and plots.
+metrics and curves, grouping and seed aggregation, --where / --sort, rendering and plots; claims
+checked with Welch's test, and the markdown report.
 
-Torch-free (matplotlib only for plots). May import: cnnlab.rundir, cnnlab.util, cnnlab.errors,
-cnnlab.registry.
+Torch-free (matplotlib only for plots). May import: cnnlab.rundir, cnnlab.spec (the claim grammar),
+cnnlab.util, cnnlab.errors, cnnlab.registry.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import yaml
 from cnnlab.compare.metrics import METRICS, CompareError
 from cnnlab.rundir.records import (
     FINISHED,
+    MetricsRow,
     MissingRecord,
     Monitor,
     RecordError,
@@ -54,6 +55,7 @@ class Sweep:
     path: Path
     name: str
     keys: tuple[str, ...]
+    record: SweepRecord = field(compare=False)  # the experiment: its sweep, description, claims, command
 
 
 @dataclass
@@ -65,11 +67,19 @@ class Run:
     config: dict[str, Any]  # flattened spec: dotted key → hashable value, in spec order
     metrics: dict[str, float | None]
     curves: Curves
+    summary: RunSummary  # summary.json, or what metrics.csv shows while there is none
+    rows: tuple[MetricsRow, ...] = ()  # metrics.csv
+    meta: RunMeta | None = None  # meta.json, when it could be read
     sweep: Sweep | None = None
 
     @property
     def seed(self) -> Any:
         return self.config.get("seed")
+
+    @property
+    def swept(self) -> dict[str, Any]:
+        """The sweep values that made the run."""
+        return self.meta.swept if self.meta else {}
 
 
 def flatten_spec(spec: dict) -> dict[str, Any]:
@@ -232,6 +242,9 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
         config=config,
         metrics=metrics,
         curves=curves,
+        summary=summary,
+        rows=tuple(rows),
+        meta=meta,
     )
 
 
@@ -244,7 +257,7 @@ def _load_sweep(group: Path, warn: Callable[[str], None]) -> Sweep | None:
     except (RecordError, yaml.YAMLError, ValueError) as err:
         warn(f"{group}: sweep.yaml is unreadable ({str(err).splitlines()[0]}); its runs are shown without it")
         return None
-    return Sweep(group, record.name, tuple(record.sweep))
+    return Sweep(group, record.name, tuple(record.sweep), record)
 
 
 def load_runs(paths: Sequence[Path], warn: Callable[[str], None]) -> list[Run]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
 import shlex
 import subprocess
@@ -51,6 +53,19 @@ def versions() -> dict[str, str]:
             "torchvision": torchvision.__version__, "numpy": numpy.__version__}
 
 
+def machine(device) -> str:
+    """'AMD EPYC 7B13, 2 CPUs' (and the GPU's name when training on one): where the numbers come from."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+        cpu = next((line.partition(":")[2].strip() for line in info if line.startswith("model name")), cpu)
+    text = f"{cpu}, {os.cpu_count()} CPUs"
+    if device.type == "cuda":
+        import torch
+
+        text += f", {torch.cuda.get_device_name(device)}"
+    return text
+
+
 def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], Any],
                 command: list[str] | None = None, threads: int | None = None, device: str | None = None) -> Outcome:
     """Train `spec` into a new run directory under `runs_dir/<name>/`; never raises for a failed
@@ -76,7 +91,7 @@ def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], 
     try:
         trainer = Trainer(spec, store, make_reporter(store))
         trainer.setup(threads=threads, device=device)
-        store.update_meta(device=str(trainer.device), threads=trainer.threads)
+        store.update_meta(device=str(trainer.device), threads=trainer.threads, machine=machine(trainer.device))
         summary = trainer.run()
         store.write("summary.json", summary)
     except KeyboardInterrupt:

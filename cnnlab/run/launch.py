@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -177,12 +178,12 @@ def launch(spec_file: Path, overrides: list[str], runs_dir: Path, dry_run: bool,
     for run, path in skipped:
         tally.add("skipped")
         console.print(f"skipped  {run_label(run)}: already completed in {path}")
-    if spec.sweep or spec.seeds:
-        write_sweep_record(spec, runs_dir)
+    command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast)
+    if spec.sweep or spec.seeds or spec.claims or spec.description:
+        write_sweep_record(spec, runs_dir, shlex.join(command))
     if todo:
         from cnnlab.train.device import resolve_device
 
-        command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast)
         resolve_device(spec.train.device)
         if jobs > 1 and len(todo) > 1:
             run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, tally, command)

@@ -54,11 +54,12 @@ def split_done(runs: list[Spec], runs_dir: Path, force: bool) -> tuple[list[Spec
     return todo, skipped
 
 
-def write_sweep_record(spec: Spec, runs_dir: Path) -> Path:
+def write_sweep_record(spec: Spec, runs_dir: Path, command: str | None = None) -> Path:
     """runs/<name>/sweep.yaml: the experiment as written (with --set applied), so that `compare` can
-    show the sweep as a unit."""
+    show the sweep as a unit and `report` can check its claims."""
     path = Path(runs_dir) / spec.name / SWEEP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = SweepRecord(name=spec.name, sweep=spec.sweep, seeds=spec.seeds, spec=spec.resolved())
+    record = SweepRecord(name=spec.name, sweep=spec.sweep, seeds=spec.seeds, description=spec.description,
+                         claims=spec.claims, command=command, spec=spec.resolved())
     write_text_atomic(path, dump_yaml(record.model_dump(mode="json")))
     return path

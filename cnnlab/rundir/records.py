@@ -56,6 +56,7 @@ class RunMeta(Record):
     threads: int | None = None  # CPU threads torch used
     versions: dict[str, str] = {}  # cnnlab, python, torch, torchvision, numpy
     host: str | None = None
+    machine: str | None = None  # processor and core count (and GPU), for reports
     git_commit: str | None = None  # of the working directory's repository, if any
     command: str | None = None  # the `cnnlab train` invocation that made it
     error: str | None = None  # why it failed or was interrupted
@@ -120,6 +121,9 @@ class SweepRecord(Record):
     name: str
     sweep: dict[str, list[Any]] = {}
     seeds: list[int] | None = None
+    description: str = ""  # what the experiment shows
+    claims: list[str] = []  # what its runs should show (cnnlab.spec.claims)
+    command: str | None = None  # the `cnnlab train` invocation that ran it last
     spec: dict[str, Any] = {}  # the resolved spec of the experiment before the sweep is applied
 
 

@@ -4,8 +4,9 @@ A spec is validated once, here, into typed objects; everything after trusts them
 user can make is one `SpecError` line that names the key path (`model.conv[1].stride: must be
 >= 1, got 0`) and, for a misspelt key, the closest valid one.
 
-Torch-free. May import: cnnlab.util, cnnlab.errors, cnnlab.registry (which finds the option
-tables of models/, data/ and train/ by kind, at validation time).
+Torch-free. May import: cnnlab.util, cnnlab.errors, cnnlab.rundir (the metric names claims may
+use), cnnlab.registry (which finds the option tables of models/, data/ and train/ by kind, at
+validation time).
 """
 
 from cnnlab.spec.errors import SpecError, format_key

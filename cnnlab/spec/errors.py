@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -38,8 +39,9 @@ def format_validation_error(err: ValidationError) -> str:
         if first["type"] not in ("value_error", "assertion_error") and "input" in first:
             message += f", got {first['input']!r}"
         named, sep, rest = message.partition(": ")  # a section check naming one of its keys (or a path below)
-        if sep and named.split(".")[0] in _fields_at(loc):
-            key, message = format_key([*loc, *named.split(".")]), rest
+        path = [int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"[A-Za-z_]\w*|\[\d+\]", named)]
+        if sep and path and path[0] in _fields_at(loc) and format_key(path) == named:
+            key, message = format_key([*loc, *path]), rest
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return f"{key or 'spec'}: {message}{more}"
 

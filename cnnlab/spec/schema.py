@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from cnnlab.registry import RegistryError, registry
+from cnnlab.spec.claims import ClaimError, parse_claim
 
 # --------------------------------------------------------------------------- value types
 
@@ -269,6 +270,9 @@ class TrainSpec(Section):
         return self
 
 
+EXPERIMENT_KEYS = {"sweep", "seeds", "description", "claims"}  # of the experiment, not of its runs
+
+
 class Spec(Section):
     name: Annotated[str, AfterValidator(lambda v: _safe_name(v))] = "experiment"  # runs go to runs/<name>/
     seed: Int = 0  # seeds data split, init, shuffling and augmentation
@@ -277,6 +281,8 @@ class Spec(Section):
     train: TrainSpec = Field(default_factory=TrainSpec)  # how to train it
     sweep: dict[str, list[Any]] = {}  # dotted key → values; every combination becomes one run
     seeds: list[Int] | None = None  # repeat every combination once per seed
+    description: str = ""  # what the experiment shows, in a sentence or two (for `cnnlab report`)
+    claims: list[str] = []  # what the runs should show, checked by `cnnlab report`; see cnnlab/spec/claims.py
 
     _swept: dict[str, Any] = PrivateAttr(default_factory=dict)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)  # as written + overrides, for sweeps
@@ -288,6 +294,15 @@ class Spec(Section):
                              "is 0; hold some data out (e.g. val_fraction: 0.1) or leave patience out")
         return self
 
+    @model_validator(mode="after")
+    def _claims_name_swept_values(self) -> Spec:
+        for i, text in enumerate(self.claims):
+            try:
+                parse_claim(text, self.sweep)
+            except ClaimError as err:
+                raise ValueError(f"claims[{i}]: {err}") from None
+        return self
+
     @property
     def swept(self) -> dict[str, Any]:
         """The sweep values (dotted key → value) that made this run from its experiment."""
@@ -295,6 +310,6 @@ class Spec(Section):
 
     def resolved(self) -> dict[str, Any]:
         """The fully resolved spec of one run as plain data (what spec.yaml holds)."""
-        return self.model_dump(mode="json", exclude={"sweep", "seeds"})
+        return self.model_dump(mode="json", exclude=EXPERIMENT_KEYS)
 
 

@@ -7,7 +7,7 @@ import itertools
 from cnnlab.spec.errors import SpecError
 from cnnlab.spec.overrides import apply_override
 from cnnlab.spec.resolve import resolve
-from cnnlab.spec.schema import Spec
+from cnnlab.spec.schema import EXPERIMENT_KEYS, Spec
 
 
 def expand_runs(spec: Spec) -> list[Spec]:
@@ -17,7 +17,7 @@ def expand_runs(spec: Spec) -> list[Spec]:
     `model.preset` brings each preset's own values."""
     keys = list(spec.sweep)
     seeds = spec.seeds if spec.seeds else [spec.seed]
-    base = {k: v for k, v in spec._raw.items() if k not in ("sweep", "seeds")}
+    base = {k: v for k, v in spec._raw.items() if k not in EXPERIMENT_KEYS}
     runs = []
     for values in itertools.product(*(spec.sweep[k] for k in keys)):
         combo = dict(zip(keys, values, strict=True))

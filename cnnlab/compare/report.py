@@ -1,0 +1,149 @@
+"""`cnnlab report`: every experiment's description, claims with their verdicts, comparison table and
+plots, as one markdown page with PNGs beside it (relative links: it renders on GitHub as is).
+
+The page holds no clock time and no absolute path, so the same runs give the same bytes: a
+published results folder can be regenerated and diffed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnlab.compare.build import build_comparison
+from cnnlab.compare.claims import ALPHA, CHANCE_TOLERANCE, ClaimResult, Figures, check_experiment
+from cnnlab.compare.load import Run, load_runs
+from cnnlab.compare.metrics import CompareError
+from cnnlab.compare.render import render_markdown
+from cnnlab.rundir.records import SweepRecord
+from cnnlab.spec.claims import ClaimError
+from cnnlab.util.files import write_text_atomic
+from cnnlab.util.text import duration, markdown_table, plural
+
+PAGE = "README.md"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    record: SweepRecord | None  # None: runs without an experiment record (no sweep, no claims)
+    runs: list[Run]
+
+
+def experiments(runs: Sequence[Run]) -> list[Experiment]:
+    """The runs grouped by experiment (their runs/<name>/ folder), in name order."""
+    groups: dict[str, Experiment] = {}
+    for run in runs:
+        name = run.sweep.name if run.sweep else str(run.config.get("name", run.path.parent.name))
+        if name not in groups:
+            groups[name] = Experiment(name, run.sweep.record if run.sweep else None, [])
+        groups[name].runs.append(run)
+    return [groups[name] for name in sorted(groups)]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+
+
+def _number(metric: str, value: float | None) -> str:
+    """Accuracies in percent (as compare shows them), other figures with four significant digits."""
+    if value is None:
+        return "—"
+    return f"{100 * value:.2f}" if metric.endswith("_acc") else f"{value:.4g}"
+
+
+def _group_cell(metric: str, figures: Figures) -> str:
+    if not figures.n:
+        return f"{figures.label}: no finished runs"
+    spread = f" ± {_number(metric, figures.std)}" if figures.std is not None else ""
+    unit = " %" if metric.endswith("_acc") else ""
+    missing = f", {figures.missing} without it" if figures.missing else ""
+    return f"{figures.label}: {_number(metric, figures.mean)}{spread}{unit} (n={figures.n}{missing})"
+
+
+VERDICT_MARKS = {"holds": "✅ holds", "fails": "❌ fails", "inconclusive": "❔ inconclusive"}
+
+
+def claims_table(results: Sequence[ClaimResult]) -> str:
+    rows = []
+    for result in results:
+        claim = result.claim
+        other = (_group_cell(claim.metric, result.right) if result.right is not None
+                 else f"chance: {_number(claim.metric, result.chance)} %")
+        seeds = f"{result.seeds_holding[0]} of {result.seeds_holding[1]}" if result.seeds_holding else "—"
+        rows.append([f"`{claim.text}`", VERDICT_MARKS[result.verdict], _group_cell(claim.metric, result.left),
+                     other, seeds, result.reason])
+    return markdown_table(["claim", "verdict", "group", "against", "seeds where it holds", "why"], rows)
+
+
+def _wall_time(runs: Sequence[Run]) -> str:
+    """The runs' wall time (from creating the run directory to the final status), summed."""
+    total = sum(run.meta.duration_s or 0 for run in runs if run.meta)
+    return f"{duration(total)} over {plural(len(runs), 'run')} (the sum of each run's wall time)"
+
+
+def experiment_section(experiment: Experiment, out: Path, plot: Callable | None) -> str:
+    """One experiment as markdown; its plots are written into `out`."""
+    record, lines = experiment.record, [f"## {experiment.name}", ""]
+    if record and record.description:
+        lines += [record.description.strip(), ""]
+    if record and record.command:
+        lines += [f"Reproduce: `{record.command}`", ""]
+    if record and record.claims:
+        try:
+            results = check_experiment(record, experiment.runs)
+        except ClaimError as err:
+            lines += [f"The claims cannot be checked: {err}", ""]
+        else:
+            lines += ["**Claims**", "", claims_table(results), ""]
+    comparison = build_comparison(experiment.runs)
+    table = io.StringIO()
+    render_markdown(comparison, table)
+    lines += [table.getvalue().rstrip(), ""]
+    if plot is not None:
+        name = f"{_slug(experiment.name)}-curves.png"
+        plot(comparison, out / name)
+        lines += [f"![learning curves of {experiment.name}]({name})", ""]
+    lines += [f"Wall time: {_wall_time(experiment.runs)}.", ""]
+    return "\n".join(lines)
+
+
+def _provenance(runs: Sequence[Run]) -> str:
+    metas = [run.meta for run in runs if run.meta]
+    datasets = sorted({str(run.config.get("data.dataset", "")) for run in runs} - {""})
+    cnnlab = sorted({v for meta in metas if (v := meta.versions.get("cnnlab"))})
+    torch = sorted({v for meta in metas if (v := meta.versions.get("torch"))})
+    machines = sorted({m for meta in metas if (m := meta.machine)})
+    return (f"Produced by cnnlab {', '.join(cnnlab) or '(version not recorded)'} with torch "
+            f"{', '.join(torch) or '(not recorded)'} on {'; '.join(machines) or 'an unrecorded machine'}; "
+            f"dataset: {', '.join(datasets) or 'unknown'}.")
+
+
+def verdict_legend() -> str:
+    return (f"A claim `A > B` holds when Welch's one-sided t-test over seeds gives p < {ALPHA}, fails when the "
+            f"opposite direction does, and is inconclusive otherwise (also with fewer than two seeds); "
+            f"`A ~ chance` holds when every seed is within {CHANCE_TOLERANCE:.0%} (absolute) of 1/classes.")
+
+
+def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], title: str = "cnnlab results",
+                 plots: bool = True) -> Path:
+    """The report of the runs under `paths`: out/README.md and a PNG per experiment."""
+    runs = load_runs(paths, warn=warn)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CompareError(f"--out {out}: cannot create it ({err.strerror})") from None
+    plot = None
+    if plots:
+        from cnnlab.compare.plot import plot_curves  # matplotlib only when drawing
+
+        plot = plot_curves
+    found = experiments(runs)
+    sections = [experiment_section(e, out, plot) for e in found]
+    head = [f"# {title}", "", _provenance(runs), "", verdict_legend(), ""]
+    page = "\n".join(head) + "\n" + "\n".join(sections)
+    write_text_atomic(out / PAGE, page)
+    return out / PAGE

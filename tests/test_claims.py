@@ -1,0 +1,169 @@
+"""Claims: the grammar (and its errors, with key paths), Welch's test against SciPy, the verdicts, and
+`cnnlab report` on run directories written through the run-record models."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from cnnlab.cli import app
+from cnnlab.compare.claims import check
+from cnnlab.compare.load import load_runs
+from cnnlab.compare.stats import welch
+from cnnlab.rundir.records import SweepRecord
+from cnnlab.spec import SpecError, resolve
+from cnnlab.spec.claims import ClaimError, parse_claim
+from cnnlab.util.files import write_text_atomic
+from cnnlab.util.yamlio import dump_yaml
+
+SWEEP = {
+    "model.activation": ["relu", "sigmoid"],
+    "model.init": ["zeros", {"name": "normal", "std": 0.01}, "kaiming_normal"],
+    "model.conv": [[{"out_channels": 4}], [{"out_channels": 8}]],
+    "train.optimizer.lr": [0.01, 0.1],
+}
+
+
+# --------------------------------------------------------------------------- the grammar
+
+
+def test_each_form_of_the_grammar():
+    claim = parse_claim("relu > sigmoid on test_acc", SWEEP)
+    assert (claim.op, claim.metric, claim.epoch) == (">", "test_acc", None)
+    assert [(t.key, t.index) for t in claim.left.terms] == [("model.activation", 0)]
+    claim = parse_claim("model.init=kaiming_normal & relu < normal & relu on val_loss at epoch 3", SWEEP)
+    assert [(t.key, t.index) for t in claim.left.terms] == [("model.init", 2), ("model.activation", 0)]
+    assert [(t.key, t.index) for t in claim.right.terms] == [("model.init", 1), ("model.activation", 0)]
+    assert (claim.op, claim.metric, claim.epoch) == ("<", "val_loss", 3)
+    claim = parse_claim("zeros ~ chance on best_val_acc", SWEEP)
+    assert claim.chance and claim.right is None
+    claim = parse_claim("model.conv#2 > model.conv#1 on test_acc", SWEEP)
+    assert [t.index for t in claim.left.terms + claim.right.terms] == [1, 0]
+    assert parse_claim("0.1 > 0.01 on test_acc", SWEEP).left.terms[0].key == "train.optimizer.lr"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("relu is better than sigmoid", "is not a claim"),
+        ("relu > sigmod on test_acc", 'no swept value \'sigmod\' (did you mean "sigmoid"?)'),
+        ("relu > sigmoid on val_acc", "'val_acc' is a per-epoch figure"),
+        ("relu > sigmoid on test_accuracy", "unknown metric 'test_accuracy'"),
+        ("relu > sigmoid on train_loss at epoch 0", "epochs count from 1"),
+        ("model.conv#3 > relu on test_acc", "model.conv#3: the sweep of model.conv has values #1 to #2"),
+        ("model.norm=batch > relu on test_acc", "'model.norm' is not swept"),
+        ("relu ~ sigmoid on test_acc", "'~' compares with chance only"),
+        ("relu ~ chance on test_loss", "needs an accuracy"),
+        ("relu > relu on test_acc", "compares a group with itself"),
+        ("relu & sigmoid > zeros on test_acc", "names one swept key twice"),
+    ],
+)
+def test_grammar_errors_say_what_to_write(text, message):
+    with pytest.raises(ClaimError, match=None) as caught:
+        parse_claim(text, SWEEP)
+    assert message in str(caught.value)
+
+
+def test_a_claim_is_checked_with_the_spec_and_its_error_names_the_key_path():
+    raw = {"sweep": {"model.activation": ["relu", "sigmoid"]}, "claims": ["relu > sigmoid on test_acc",
+                                                                             "tanh > relu on test_acc"]}
+    with pytest.raises(SpecError, match=r"^claims\[1\]: no swept value 'tanh'"):
+        resolve(raw)
+    spec = resolve({**raw, "claims": raw["claims"][:1], "description": "ReLU learns faster."})
+    assert "claims" not in spec.resolved() and "description" not in spec.resolved()  # not part of a run
+
+
+# --------------------------------------------------------------------------- Welch's test
+
+
+def test_welch_matches_scipy():
+    rng = random.Random(7)
+    for _ in range(300):
+        a = [rng.gauss(rng.uniform(-1, 1), rng.uniform(0.01, 2)) for _ in range(rng.randint(2, 8))]
+        b = [rng.gauss(0, rng.uniform(0.01, 2)) for _ in range(rng.randint(2, 8))]
+        ours, theirs = welch(a, b), stats.ttest_ind(a, b, equal_var=False, alternative="greater")
+        assert ours.t == pytest.approx(theirs.statistic, rel=1e-9)
+        assert ours.p_greater == pytest.approx(theirs.pvalue, abs=1e-12)
+    assert welch([0.5, 0.5], [0.4, 0.4]).p_greater == 0.0  # no spread, a clear difference
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def experiment(tmp_path: Path, make_run, accs: dict[str, list[float]], claims: list[str]) -> tuple:
+    group = tmp_path / "runs" / "acts"
+    for activation, values in accs.items():
+        for seed, acc in enumerate(values):
+            make_run(group, seed=seed, swept={"model.activation": activation}, test_acc=acc)
+    record = SweepRecord(name="acts", sweep={"model.activation": list(accs)}, seeds=list(range(3)),
+                         description="ReLU learns, sigmoid does not.", claims=claims,
+                         command="cnnlab train acts.yaml --jobs 2")
+    write_text_atomic(group / "sweep.yaml", dump_yaml(record.model_dump(mode="json")))
+    return group, record
+
+
+@pytest.mark.parametrize(
+    ("accs", "claim", "verdict"),
+    [
+        ({"relu": [0.9, 0.92, 0.91], "sigmoid": [0.13, 0.12, 0.125]}, "relu > sigmoid on test_acc", "holds"),
+        ({"relu": [0.9, 0.92, 0.91], "sigmoid": [0.13, 0.12, 0.125]}, "sigmoid > relu on test_acc", "fails"),
+        ({"relu": [0.9, 0.5, 0.7], "sigmoid": [0.6, 0.8, 0.7]}, "relu > sigmoid on test_acc", "inconclusive"),
+        ({"relu": [0.9], "sigmoid": [0.12]}, "relu > sigmoid on test_acc", "inconclusive"),  # one seed
+        ({"relu": [0.9, 0.92], "sigmoid": [0.13, 0.12]}, "sigmoid ~ chance on test_acc", "holds"),
+        ({"relu": [0.9, 0.92], "sigmoid": [0.13, 0.12]}, "relu ~ chance on test_acc", "fails"),
+        ({"relu": [0.9, 0.92], "sigmoid": [0.10, 0.2]}, "sigmoid ~ chance on test_acc", "inconclusive"),
+        ({"relu": [0.9, 0.92, 0.91], "sigmoid": [0.13, 0.12, 0.125]}, "relu > sigmoid on val_acc at epoch 2",
+         "holds"),
+    ],
+)
+def test_verdicts(tmp_path, make_run, accs, claim, verdict):
+    group, record = experiment(tmp_path, make_run, accs, [claim])
+    runs = load_runs([group], warn=pytest.fail)
+    result = check(parse_claim(claim, record.sweep), runs, record.sweep)
+    assert result.verdict == verdict, result.reason
+    if verdict == "inconclusive" and len(accs["relu"]) == 1:
+        assert "too few seeds" in result.reason
+
+
+def test_the_numbers_of_a_claim(tmp_path, make_run):
+    accs = {"relu": [0.9, 0.92, 0.91], "sigmoid": [0.13, 0.12, 0.125]}
+    group, record = experiment(tmp_path, make_run, accs, [])
+    make_run(group, seed=0, swept={"model.activation": "relu"}, test_acc=0.1, status="failed")  # not counted
+    result = check(parse_claim("relu > sigmoid on test_acc", record.sweep), load_runs([group], pytest.fail),
+                   record.sweep)
+    assert result.left.by_seed == {0: 0.9, 1: 0.92, 2: 0.91} and result.left.mean == pytest.approx(0.91)
+    assert result.right.std == pytest.approx(0.005) and result.seeds_holding == (3, 3)
+    assert result.p_value == pytest.approx(
+        stats.ttest_ind(accs["relu"], accs["sigmoid"], equal_var=False, alternative="greater").pvalue)
+
+
+# --------------------------------------------------------------------------- cnnlab report
+
+
+def test_report_writes_claims_tables_and_plots_the_same_every_time(tmp_path, make_run, heavy_imports):
+    accs = {"relu": [0.9, 0.92, 0.91], "sigmoid": [0.13, 0.12, 0.125]}
+    group, _ = experiment(tmp_path, make_run, accs, ["relu > sigmoid on test_acc", "sigmoid ~ chance on test_acc"])
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(group), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "README.md").read_text()
+    assert "## acts" in page and "ReLU learns, sigmoid does not." in page
+    assert "Reproduce: `cnnlab train acts.yaml --jobs 2`" in page
+    assert "| `relu > sigmoid on test_acc` | ✅ holds | relu: 91.00 ± 1.00 % (n=3) |" in page
+    assert "| `sigmoid ~ chance on test_acc` | ✅ holds |" in page
+    assert "| relu | 3 |" in page and "![learning curves of acts](acts-curves.png)" in page
+    assert "Produced by cnnlab 0.1.0" in page and "test machine" in page and str(tmp_path) not in page
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(first) == {"README.md", "acts-curves.png"} and len(first["acts-curves.png"]) < 200_000
+    CliRunner().invoke(app, ["report", str(group), "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # byte for byte
+    assert "torch" not in heavy_imports(["report", group, "--out", out])
+
+
+def test_report_errors_are_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
