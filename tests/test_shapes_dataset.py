@@ -3,9 +3,11 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cnnlab.data import shapes_dataset
 from cnnlab.data.shapes_dataset import CLASS_NAMES, ShapesOptionError, generate
@@ -168,3 +170,13 @@ def test_bad_options_are_refused_before_training(cli, tmp_path, option, expected
     spec.write_text(json.dumps({"data": {"dataset": {"name": "shapes", **option}}}))
     result = cli("train", spec, "--dry-run")
     assert result.exit_code == 2 and expected in result.stderr, result.output
+
+
+def test_every_seed_gets_other_training_images_but_the_same_test_images():
+    """Across seeds only the test images stay put, so a spread of test accuracy measures the runs, not the test set."""
+    from cnnlab.data.shapes_source import shapes
+
+    source = shapes(image_size=16, train_size=50, test_size=40)
+    a, b = source.load(Path("."), False, seed=0), source.load(Path("."), False, seed=1)
+    assert torch.equal(a["test"].images, b["test"].images) and torch.equal(a["test"].labels, b["test"].labels)
+    assert not torch.equal(a["train"].images, b["train"].images)
