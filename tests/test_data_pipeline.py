@@ -192,6 +192,14 @@ def test_normalized_training_split_has_mean_0_and_std_1_per_channel(mnist_root, 
     assert torch.allclose(std, torch.ones_like(std), atol=1e-3)
 
 
+def test_center_subtracts_the_training_mean_and_keeps_the_scale(mnist_root):
+    """normalize: center is the lecture's mean subtraction alone: mean 0, the std of the raw [0, 1] pixels."""
+    data = load(mnist_root, normalize="center")
+    mean, std = batch_stats(Batches(data.train, data.normalizer, 64, channels_last=True))
+    raw_std = data.train.images.double().std() / 255
+    assert abs(mean.item()) < 1e-4 and std.item() == pytest.approx(raw_std.item(), rel=1e-3)
+
+
 def test_statistics_come_from_the_training_part_only(mnist_root):
     data = load(mnist_root)
     assert data.normalizer == normalize.Normalizer(*channel_stats(data.train.images))

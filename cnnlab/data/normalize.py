@@ -2,7 +2,8 @@
 
 `normalize: dataset` uses the per-channel mean and std of the training split only (never
 validation or test), computed exactly from a histogram of its uint8 values (no float copy of the
-split) and cached in data.root next to the data; `none` leaves [0, 1] pixels; or fixed values.
+split) and cached in data.root next to the data; `center` subtracts that mean only (pixels keep their
+[0, 1] scale); `none` leaves [0, 1] pixels; or fixed values.
 """
 
 from __future__ import annotations
@@ -36,10 +37,18 @@ def make_normalizer(spec: DataSpec, train_images: torch.Tensor, cache: Path | No
     """The normalization `spec.normalize` asks for; `dataset` statistics are read from / written to
     `cache` when given (its name must change whenever the training split could)."""
     channels = train_images.shape[1]
+    if not isinstance(spec.normalize, str):
+        return Normalizer(tuple(spec.normalize.mean), tuple(spec.normalize.std))
     if spec.normalize == "none":
         return Normalizer((0.0,) * channels, (1.0,) * channels)
-    if spec.normalize != "dataset":
-        return Normalizer(tuple(spec.normalize.mean), tuple(spec.normalize.std))
+    stats = _cached_stats(train_images, cache)
+    if spec.normalize == "center":  # the lecture's first step alone: zero mean, the pixels' own scale
+        return Normalizer(stats.mean, (1.0,) * channels)
+    return stats
+
+
+def _cached_stats(train_images: torch.Tensor, cache: Path | None) -> Normalizer:
+    channels = train_images.shape[1]
     saved = load_json(cache) if cache is not None else None
     if isinstance(saved, dict) and len(saved.get("mean", ())) == len(saved.get("std", ())) == channels:
         return Normalizer(tuple(saved["mean"]), tuple(saved["std"]))
