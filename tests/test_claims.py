@@ -58,6 +58,7 @@ def test_each_form_of_the_grammar():
         ("model.norm=batch > relu on test_acc", "'model.norm' is not swept"),
         ("relu ~ sigmoid on test_acc", "'~' compares with chance only"),
         ("relu ~ chance on test_loss", "needs an accuracy"),
+        ("relu ~= sigmoid on test_loss", "'~=' (equally accurate) needs an accuracy"),
         ("relu > relu on test_acc", "compares a group with itself"),
         ("relu & sigmoid > zeros on test_acc", "names one swept key twice"),
     ],
@@ -88,6 +89,8 @@ def test_welch_matches_scipy():
         ours, theirs = welch(a, b), stats.ttest_ind(a, b, equal_var=False, alternative="greater")
         assert ours.t == pytest.approx(theirs.statistic, rel=1e-9)
         assert ours.p_greater == pytest.approx(theirs.pvalue, abs=1e-12)
+        shifted = stats.ttest_ind([x - 0.3 for x in a], b, equal_var=False, alternative="less")
+        assert welch(a, b, shift=0.3).p_less == pytest.approx(shifted.pvalue, abs=1e-12)
     assert welch([0.5, 0.5], [0.4, 0.4]).p_greater == 0.0  # no spread, a clear difference
 
 
@@ -118,6 +121,10 @@ def experiment(tmp_path: Path, make_run, accs: dict[str, list[float]], claims: l
         ({"relu": [0.9, 0.92], "sigmoid": [0.10, 0.2]}, "sigmoid ~ chance on test_acc", "inconclusive"),
         ({"relu": [0.9, 0.92, 0.91], "sigmoid": [0.13, 0.12, 0.125]}, "relu > sigmoid on val_acc at epoch 2",
          "holds"),
+        ({"relu": [0.90, 0.905, 0.91], "sigmoid": [0.905, 0.90, 0.911]}, "relu ~= sigmoid on test_acc", "holds"),
+        ({"relu": [0.90, 0.905, 0.91], "sigmoid": [0.80, 0.81, 0.79]}, "relu ~= sigmoid on test_acc", "fails"),
+        ({"relu": [0.90, 0.70, 0.95], "sigmoid": [0.905, 0.90, 0.911]}, "relu ~= sigmoid on test_acc",
+         "inconclusive"),
     ],
 )
 def test_verdicts(tmp_path, make_run, accs, claim, verdict):

@@ -16,7 +16,8 @@ EPILOG = "\n".join([
     "cnnlab report runs --out experiments/results --title 'The lecture on shapes'",
     "",
     "[bold]Claims[/bold] (in a spec's `claims:` list): 'A > B on METRIC [at epoch N]', 'A < B on ...', "
-    "'A ~ chance on ACCURACY'; A and B name swept values (relu, model.init=zeros, model.conv#2, joined by &).",
+    "'A ~= B on ACCURACY', 'A ~ chance on ACCURACY'; A and B name swept values (relu, model.init=zeros, "
+    "model.conv#2, joined by &).",
 ])
 
 
@@ -36,6 +37,7 @@ def report(
 
     A claim 'A > B' holds when Welch's one-sided t-test over the seeds gives p < 0.05, fails when the
     opposite direction does, and is inconclusive otherwise or with fewer than two seeds per group;
+    'A ~= B' holds when two one-sided Welch tests put the difference within ±2 points (p < 0.05);
     'A ~ chance' holds when every seed is within 5 points of 1/classes.
     """
     from cnnlab.compare.report import write_report  # the work, and its imports, only when the command runs

@@ -4,6 +4,10 @@ Verdicts (documented in `cnnlab report --help`):
 - `A > B` / `A < B`: each group needs finished runs of at least two seeds. Welch's one-sided t-test
   (cnnlab.compare.stats) gives p for the claimed direction; the claim **holds** when p < ALPHA,
   **fails** when the opposite direction has p < ALPHA, and is **inconclusive** otherwise.
+- `A ~= B` (equally accurate): Welch's two one-sided tests against a margin of EQUIVALENCE_MARGIN
+  (TOST, Schuirmann 1987); the claim **holds** when both reject at ALPHA (the difference is within
+  the margin), **fails** when the difference is beyond the margin with p < ALPHA, and is
+  **inconclusive** otherwise — few seeds with a wide spread prove no equivalence.
 - `A ~ chance`: chance is 1/k for k classes (0.5 for a binary head). The claim **holds** when every
   seed is within CHANCE_TOLERANCE of chance (two seeds at least), **fails** when the mean is further
   than that, and is **inconclusive** otherwise.
@@ -26,6 +30,7 @@ from cnnlab.spec.claims import Claim, Group, parse_claim
 
 ALPHA = 0.05  # one-sided significance level of Welch's test
 CHANCE_TOLERANCE = 0.05  # accuracy within 5 percentage points of chance counts as chance
+EQUIVALENCE_MARGIN = 0.02  # "equally accurate": within 2 percentage points
 MIN_SEEDS = 2  # fewer seeds show no spread: no verdict
 
 Verdict = Literal["holds", "fails", "inconclusive"]
@@ -107,9 +112,12 @@ def check(claim: Claim, runs: Sequence[Run], sweep: dict[str, list[Any]]) -> Cla
     right = figures(claim.right, runs, claim, sweep)
     if min(left.n, right.n) < MIN_SEEDS:
         return ClaimResult(claim, "inconclusive", left, right, f"too few seeds (need {MIN_SEEDS} per group)")
-    test = welch(list(left.by_seed.values()), list(right.by_seed.values()))
-    p, p_opposite = (test.p_greater, test.p_less) if claim.op == ">" else (test.p_less, test.p_greater)
+    a, b = list(left.by_seed.values()), list(right.by_seed.values())
     shared = [s for s in left.by_seed if s in right.by_seed]
+    if claim.op == "~=":
+        return _check_equivalent(claim, left, right, a, b, shared)
+    test = welch(a, b)
+    p, p_opposite = (test.p_greater, test.p_less) if claim.op == ">" else (test.p_less, test.p_greater)
     holding = sum((left.by_seed[s] > right.by_seed[s]) == (claim.op == ">") and left.by_seed[s] != right.by_seed[s]
                   for s in shared)
     if p < ALPHA:
@@ -119,6 +127,22 @@ def check(claim: Claim, runs: Sequence[Run], sweep: dict[str, list[Any]]) -> Cla
     else:
         verdict, reason = "inconclusive", f"p = {p:.2g} ≥ {ALPHA}"
     return ClaimResult(claim, verdict, left, right, reason, p, seeds_holding=(holding, len(shared)))
+
+
+def _check_equivalent(claim: Claim, left: Figures, right: Figures, a: list[float], b: list[float],
+                      shared: list) -> ClaimResult:
+    margin = EQUIVALENCE_MARGIN
+    p = max(welch(a, b, shift=-margin).p_greater, welch(a, b, shift=margin).p_less)  # TOST: both must reject
+    beyond = min(welch(a, b, shift=margin).p_greater, welch(a, b, shift=-margin).p_less)
+    holding = sum(abs(left.by_seed[s] - right.by_seed[s]) <= margin for s in shared)
+    common = {"p_value": p, "seeds_holding": (holding, len(shared))}
+    if p < ALPHA:
+        return ClaimResult(claim, "holds", left, right, f"within ±{margin:.0%}: p = {p:.2g} < {ALPHA}", **common)
+    if beyond < ALPHA:
+        return ClaimResult(claim, "fails", left, right, f"they differ by more than {margin:.0%} (p = {beyond:.2g})",
+                           **common)
+    return ClaimResult(claim, "inconclusive", left, right, f"equivalence within ±{margin:.0%} unproven "
+                       f"(p = {p:.2g} ≥ {ALPHA})", **common)
 
 
 def _check_chance(claim: Claim, left: Figures, chance: float | None) -> ClaimResult:

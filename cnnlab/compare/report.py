@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.compare.build import build_comparison
-from cnnlab.compare.claims import ALPHA, CHANCE_TOLERANCE, ClaimResult, Figures, check_experiment
+from cnnlab.compare.claims import (
+    ALPHA,
+    CHANCE_TOLERANCE,
+    EQUIVALENCE_MARGIN,
+    ClaimResult,
+    Figures,
+    check_experiment,
+)
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.render import render_markdown
@@ -125,7 +132,9 @@ def _provenance(runs: Sequence[Run]) -> str:
 def verdict_legend() -> str:
     return (f"A claim `A > B` holds when Welch's one-sided t-test over seeds gives p < {ALPHA}, fails when the "
             f"opposite direction does, and is inconclusive otherwise (also with fewer than two seeds); "
-            f"`A ~ chance` holds when every seed is within {CHANCE_TOLERANCE:.0%} (absolute) of 1/classes.")
+            f"`A ~= B` holds when two one-sided Welch tests put the difference within ±{EQUIVALENCE_MARGIN:.0%} "
+            f"(absolute); `A ~ chance` holds when every seed is within {CHANCE_TOLERANCE:.0%} (absolute) of "
+            f"1/classes.")
 
 
 def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], title: str = "cnnlab results",

@@ -57,20 +57,21 @@ def t_tail(t: float, df: float) -> float:
 class Welch:
     t: float
     df: float
-    p_greater: float  # one-sided p-value of "mean_a > mean_b"
+    p_greater: float  # one-sided p-value of "mean_a − mean_b > shift"
 
     @property
     def p_less(self) -> float:
-        """One-sided p-value of "mean_a < mean_b"."""
+        """One-sided p-value of "mean_a − mean_b < shift"."""
         return 1.0 - self.p_greater
 
 
-def welch(a: Sequence[float], b: Sequence[float]) -> Welch:
-    """Welch's t-test of two samples of at least two values each."""
+def welch(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> Welch:
+    """Welch's t-test of two samples of at least two values each, of mean_a − mean_b against `shift`
+    (0: "is there a difference"; ±margin: the two one-sided tests of an equivalence claim)."""
     if len(a) < 2 or len(b) < 2:
         raise ValueError("Welch's test needs at least two values in each sample")
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    diff = statistics.fmean(a) - statistics.fmean(b)
+    diff = statistics.fmean(a) - statistics.fmean(b) - shift
     if va + vb == 0.0:  # both samples constant: the difference is certain, or there is none
         p = 0.0 if diff > 0 else 1.0 if diff < 0 else 0.5
         return Welch(math.copysign(math.inf, diff) if diff else 0.0, math.inf, p)

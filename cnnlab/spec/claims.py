@@ -2,6 +2,7 @@
 
     claim  := group ">" group  "on" metric ["at epoch" N]      A's mean is higher than B's
             | group "<" group  "on" metric ["at epoch" N]      A's mean is lower than B's
+            | group "~=" group "on" metric ["at epoch" N]      A and B are equally accurate (within a margin)
             | group "~" "chance" "on" metric ["at epoch" N]     A is no better than guessing
     group  := term ("&" term)*                                  runs matching every term
     term   := VALUE | KEY=VALUE | KEY#N                         a value of a swept key
@@ -32,7 +33,7 @@ RUN_METRICS = tuple(name for name, field in RunSummary.model_fields.items()
 EPOCH_METRICS = tuple(name for name in MetricsRow.model_fields if name.startswith(("val_", "train_")))
 
 _CLAIM = re.compile(
-    r"^\s*(?P<left>.+?)\s*(?P<op>>|<|~)\s*(?P<right>.+?)\s+on\s+(?P<metric>[A-Za-z_]+)"
+    r"^\s*(?P<left>.+?)\s*(?P<op>~=|>|<|~)\s*(?P<right>.+?)\s+on\s+(?P<metric>[A-Za-z_]+)"
     r"(?:\s+at\s+epoch\s+(?P<epoch>\d+))?\s*$"
 )
 _TERM = re.compile(r"^(?P<key>[A-Za-z_][\w.\[\]]*)\s*(?:=\s*(?P<value>.+)|#\s*(?P<index>\d+))$")
@@ -71,7 +72,7 @@ class Group:
 class Claim:
     text: str
     left: Group
-    op: Literal[">", "<", "~"]
+    op: Literal[">", "<", "~=", "~"]
     right: Group | None  # None for "~ chance"
     metric: str
     epoch: int | None = None
@@ -141,7 +142,8 @@ def parse_claim(text: str, sweep: dict[str, list[Any]]) -> Claim:
     match = _CLAIM.match(text)
     if not match:
         raise ClaimError(f"{text!r} is not a claim; write e.g. 'relu > sigmoid on test_acc', "
-                         "'kaiming_normal > xavier_normal on val_acc at epoch 2' or 'zeros ~ chance on test_acc'")
+                         "'kaiming_normal > xavier_normal on val_acc at epoch 2', 'max ~= avg on test_acc' or "
+                         "'zeros ~ chance on test_acc'")
     metric, epoch = match["metric"], int(match["epoch"]) if match["epoch"] else None
     valid = EPOCH_METRICS if epoch is not None else RUN_METRICS
     if epoch is None and metric in EPOCH_METRICS:
@@ -159,6 +161,8 @@ def parse_claim(text: str, sweep: dict[str, list[Any]]) -> Claim:
         if not metric.endswith("_acc"):
             raise ClaimError(f"'~ chance' needs an accuracy, not {metric}")
         return Claim(text, left, "~", None, metric, epoch)
+    if match["op"] == "~=" and not metric.endswith("_acc"):
+        raise ClaimError(f"'~=' (equally accurate) needs an accuracy, not {metric}")
     right = _group(match["right"], sweep)
     if left == right:
         raise ClaimError(f"{text!r} compares a group with itself")
