@@ -241,8 +241,7 @@ class DataSpec(Section):
     dataset: Annotated[Choice, _in("dataset")] = "shapes"  # a name, or {name: shapes, image_size: 32, ...}
     root: str = "data"  # where datasets live / are downloaded to; cnnlab's caches go in root/.cnnlab-cache
     download: bool = True  # download a missing torchvision dataset
-    # none | center (training mean subtracted) | dataset (mean and std) | {mean: [...], std: [...]}
-    normalize: Literal["none", "center", "dataset"] | NormalizeStats = "dataset"
+    normalize: Literal["none", "center", "dataset"] | NormalizeStats = "dataset"  # center: mean only; or {mean, std}
     val_fraction: Fraction = 0.1  # share of the training split held out for validation (seeded, stratified)
     subset: PositiveInt | None = None  # use N images per split, drawn by seed (test: same for every run); null: all
     classes: list[ClassRef] | None = None  # keep only these classes (indices or names), relabelled 0..k-1 in order
