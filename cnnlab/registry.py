@@ -18,12 +18,15 @@ torch-side package at module level. The table modules themselves never import to
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from cnnlab.util.text import short_repr
 
 
 class RegistryError(ValueError):
@@ -50,10 +53,11 @@ class Entry:
     name: str
     fn: Callable[..., Any]
     help: str
+    check: Callable[[dict[str, Any]], str | None] | None = None  # a rule between options: the problem, or None
 
     @property
     def options(self) -> dict[str, Option]:
-        hints = typing.get_type_hints(self.fn)
+        hints = typing.get_type_hints(self.fn, include_extras=True)  # keep the ranges (cnnlab.constraints)
         return {
             p.name: Option(p.name, p.default, hints.get(p.name, Any))
             for p in inspect.signature(self.fn).parameters.values()
@@ -68,11 +72,15 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str, help: str = "") -> Callable[[Callable], Callable]:
+    def register(self, name: str, help: str = "",
+                 check: Callable[[dict[str, Any]], str | None] | None = None) -> Callable[[Callable], Callable]:
+        """Add `fn` as entry `name`. Each option's range is on its annotation (cnnlab.constraints);
+        `check` states a rule between options (`low <= high`) on the resolved options."""
+
         def add(fn: Callable) -> Callable:
             if name in self._entries:
                 raise KeyError(f"{self.kind} {name!r} is registered twice")
-            self._entries[name] = Entry(name, fn, help or (fn.__doc__ or "").strip().split("\n")[0])
+            self._entries[name] = Entry(name, fn, help or (fn.__doc__ or "").strip().split("\n")[0], check)
             return fn
 
         return add
@@ -91,35 +99,48 @@ class Registry:
             return self._entries[name]
         except KeyError:
             raise RegistryError(
-                f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; "
+                f"unknown {self.kind} {short_repr(name)}{did_you_mean(name, self._entries)}; "
                 f"choose one of: {', '.join(self._entries)}"
             ) from None
 
     def validate_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
-        """Check and coerce user options for entry `name`; return them with defaults filled in."""
-        from pydantic import TypeAdapter, ValidationError
+        """Check and coerce user options for entry `name`; return them with defaults filled in.
+        Floats must be finite: .nan and .inf are refused for every option."""
+        from pydantic import ValidationError
 
-        known = self.entry(name).options
+        entry = self.entry(name)
+        known = entry.options
         resolved = {}
         for key, value in options.items():
             if key not in known:
                 valid = ", ".join(known) or "none"
                 raise RegistryError(
-                    f"{self.kind} {name!r} has no option {key!r}{did_you_mean(key, known)}; "
+                    f"{self.kind} {name!r} has no option {short_repr(key)}{did_you_mean(str(key), known)}; "
                     f"its options are: {valid}"
                 )
             try:
-                resolved[key] = TypeAdapter(known[key].annotation).validate_python(value, strict=False)
+                resolved[key] = _adapter(known[key].annotation).validate_python(value, strict=False)
             except ValidationError as err:
                 reason = err.errors()[0]["msg"]
-                raise RegistryError(f"{self.kind} {name!r} option {key!r}: {reason}, got {value!r}") from None
+                raise RegistryError(f"{self.kind} {name!r} option {key!r}: {reason}, got {short_repr(value)}") from None
         for key, opt in known.items():
             resolved.setdefault(key, opt.default)
+        problem = entry.check(resolved) if entry.check else None
+        if problem:
+            raise RegistryError(f"{self.kind} {name!r}: {problem}")
         return resolved
 
     def build(self, name: str, *context: Any, **options: Any) -> Any:
         """Call entry `name` with cnnlab's context arguments and the user's (validated) options."""
         return self.entry(name).fn(*context, **options)
+
+
+@functools.cache
+def _adapter(annotation: Any) -> Any:
+    """pydantic's validator for one option type (built once: building costs more than validating)."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    return TypeAdapter(annotation, config=ConfigDict(allow_inf_nan=False))
 
 
 # kind → "module:attribute" of every registry: the list of what a spec can name.

@@ -78,8 +78,10 @@ def test_none_means_no_augmentation(augment_value):
 @pytest.mark.parametrize(
     ("augment_value", "expected"),
     [
-        ([{"name": "random_crop", "padding": -2}], "data.augment[0]: random_crop padding must be >= 0, got -2"),
-        (["hflip", {"name": "hflip", "p": 1.5}], "data.augment[1]: hflip p must be between 0 and 1, got 1.5"),
+        ([{"name": "random_crop", "padding": -2}],
+         "data.augment[0]: augmentation 'random_crop' option 'padding': Input should be greater than or equal to 0"),
+        (["hflip", {"name": "hflip", "p": 1.5}],
+         "data.augment[1]: augmentation 'hflip' option 'p': Input should be less than or equal to 1, got 1.5"),
         (["crop"], "data.augment[0]: unknown augmentation 'crop'"),
         ([{"name": "hflip", "prob": 0.2}], "augmentation 'hflip' has no option 'prob'"),
     ],

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cnnlab.constraints import NonNegativeCount, Probability
 from cnnlab.lazy import F, torch
 from cnnlab.registry import Registry
 
@@ -29,10 +30,7 @@ def none() -> Step:
 
 
 @AUGMENTATIONS.register("random_crop", "zero-pad every side, then crop the original size at a random offset")
-def random_crop(*, padding: int = 4) -> Step:
-    if padding < 0:
-        raise ValueError(f"random_crop padding must be >= 0, got {padding}")
-
+def random_crop(*, padding: NonNegativeCount = 4) -> Step:
     def crop(images, generator):
         n, _, height, width = images.shape
         device = images.device
@@ -49,10 +47,7 @@ def random_crop(*, padding: int = 4) -> Step:
 
 
 @AUGMENTATIONS.register("hflip", "mirror left-right, each image with probability p")
-def hflip(*, p: float = 0.5) -> Step:
-    if not 0 <= p <= 1:
-        raise ValueError(f"hflip p must be between 0 and 1, got {p}")
-
+def hflip(*, p: Probability = 0.5) -> Step:
     def flip(images, generator):
         chosen = torch.rand(images.shape[0], generator=generator, device=images.device) < p
         return torch.where(chosen.view(-1, 1, 1, 1), images.flip(3), images)

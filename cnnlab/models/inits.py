@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from cnnlab.constraints import NonNegative, Positive
 from cnnlab.lazy import init, torch
 from cnnlab.models.activations import KAIMING_NONLINEARITY
 from cnnlab.registry import Registry
@@ -46,11 +47,12 @@ def constant(weight, activation: str, activation_options: dict, /, *, value: flo
 
 
 @INITS.register("normal", "N(mean, std²) with a fixed std, whatever the layer size")
-def normal(weight, activation: str, activation_options: dict, /, *, mean: float = 0.0, std: float = 0.01):
+def normal(weight, activation: str, activation_options: dict, /, *, mean: float = 0.0, std: NonNegative = 0.01):
     init.normal_(weight, mean, std)
 
 
-@INITS.register("uniform", "U(low, high) with fixed bounds")
+@INITS.register("uniform", "U(low, high) with fixed bounds",
+                check=lambda o: None if o["low"] <= o["high"] else f"low {o['low']} is above high {o['high']}")
 def uniform(weight, activation: str, activation_options: dict, /, *, low: float = -0.05, high: float = 0.05):
     init.uniform_(weight, low, high)
 
@@ -83,7 +85,7 @@ def orthogonal(weight, activation: str, activation_options: dict, /):
 
 
 @INITS.register("lecun_uniform", "U(±a/fan_in), as in LeCun et al. (1998) with a = 2.4")
-def lecun_uniform(weight, activation: str, activation_options: dict, /, *, a: float = 2.4):
+def lecun_uniform(weight, activation: str, activation_options: dict, /, *, a: Positive = 2.4):
     fan_in = weight[0].numel()
     bound = a / fan_in
     with torch.no_grad():

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from cnnlab.errors import CnnlabError
 from cnnlab.registry import did_you_mean
 from cnnlab.spec.schema import Spec
+from cnnlab.util.text import short_repr
 
 
 class SpecError(CnnlabError):
@@ -37,7 +38,7 @@ def format_validation_error(err: ValidationError) -> str:
     else:
         message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if first["type"] not in ("value_error", "assertion_error") and "input" in first:
-            message += f", got {first['input']!r}"
+            message += f", got {short_repr(first['input'])}"
         named, sep, rest = message.partition(": ")  # a section check naming one of its keys (or a path below)
         path = [int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"[A-Za-z_]\w*|\[\d+\]", named)]
         if sep and path and path[0] in _fields_at(loc) and format_key(path) == named:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cnnlab.spec.errors import SpecError
 from cnnlab.spec.overrides import apply_override, parse_override
 from cnnlab.spec.resolve import resolve
 from cnnlab.spec.schema import Spec
-from cnnlab.util.yamlio import load_yaml
+from cnnlab.util.yamlio import YamlError, load_yaml
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -26,15 +24,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SpecError(f"{path}: cannot be read ({err})") from None
     try:
         data = load_yaml(text)
-    except yaml.constructor.ConstructorError as err:
-        mark = err.problem_mark
-        tag = (err.problem or "").split()[-1] if err.problem else "?"
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise SpecError(f"{path}: unsupported YAML tag {tag}{where}; specs hold plain data only") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    except YamlError as err:
+        raise SpecError(f"{path}: {err}") from None
     if data is None:
         raise SpecError(f"{path}: the file is empty; see experiments/quickstart.yaml for an example")
     if not isinstance(data, dict):

@@ -6,11 +6,10 @@ import copy
 import re
 from typing import Any
 
-import yaml
-
 from cnnlab.spec.errors import SpecError, format_key
 from cnnlab.spec.resolve import resolve
-from cnnlab.util.yamlio import load_yaml
+from cnnlab.util.text import short_repr
+from cnnlab.util.yamlio import YamlError, load_yaml
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
 
@@ -21,7 +20,7 @@ def parse_key(key: str) -> list[str | int]:
     for part in key.split("."):
         match = _SEGMENT.fullmatch(part)
         if not match:
-            raise SpecError(f"{key!r}: not a key path; write it like model.conv[1].stride")
+            raise SpecError(f"{short_repr(key)}: not a key path; write it like model.conv[1].stride")
         path.append(match.group(1))
         path.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
     return path
@@ -31,11 +30,11 @@ def parse_override(item: str) -> tuple[str, Any]:
     """`key.path=value` with the value read as a YAML scalar or flow collection (`[3, 5]`, `{a: 1}`)."""
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
-        raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.activation=tanh")
+        raise SpecError(f"--set {short_repr(item)}: expected KEY=VALUE, e.g. --set model.activation=tanh")
     try:
         value = load_yaml(text) if text.strip() else ""
-    except yaml.YAMLError:
-        raise SpecError(f"--set {item!r}: the value is not valid YAML") from None
+    except YamlError as err:
+        raise SpecError(f"--set {short_repr(item)}: {err.problem}") from None
     return key.strip(), value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from math import prod
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,8 +26,12 @@ from pydantic_core import core_schema
 
 from cnnlab.registry import RegistryError, registry
 from cnnlab.spec.claims import ClaimError, parse_claim
+from cnnlab.util.text import short_repr
 
 # --------------------------------------------------------------------------- value types
+
+MAX_RUNS = 10_000  # runs one spec may make (sweep combinations × seeds)
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Choice:
             if not isinstance(value.get("name"), str):
                 raise ValueError("a mapping here needs a `name` key, e.g. {name: leaky_relu, negative_slope: 0.1}")
             return cls(value["name"], {k: v for k, v in value.items() if k != "name"})
-        raise ValueError(f"expected a name or a mapping with a `name` key, got {value!r}")
+        raise ValueError(f"expected a name or a mapping with a `name` key, got {short_repr(value)}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.options}
@@ -74,14 +79,14 @@ def _in(kind: str):
 
 def _to_pair(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError(f"expected an integer or a pair [height, width], got {value!r}")
+        raise ValueError(f"expected an integer or a pair [height, width], got {short_repr(value)}")
     if isinstance(value, int):
         return (value, value)
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
         return tuple(value)
-    raise ValueError(f"expected an integer or a pair [height, width], got {value!r}")
+    raise ValueError(f"expected an integer or a pair [height, width], got {short_repr(value)}")
 
 
 def _at_least(low: int):
@@ -104,13 +109,14 @@ def _check_padding(value: Any) -> Any:
     return value
 
 
-Int = Annotated[int, Field(strict=True)]
+Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]  # what every RNG cnnlab uses accepts (numpy's legacy one)
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 Pair = tuple[int, int]
 PositivePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(1)]
 NonNegativePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(0)]
 Padding = Annotated[Pair | Literal["same", "valid"], BeforeValidator(_padding), AfterValidator(_check_padding)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+Threads = Annotated[int, Field(strict=True, ge=1, le=MAX_THREADS)]
 
 
 BiasInit = Annotated[Choice, _in("init"), AfterValidator(lambda c: _bias_scheme(c))]
@@ -120,7 +126,7 @@ PresetName = Annotated[str, AfterValidator(lambda v: _registered("preset", v))]
 class Section(BaseModel):
     """Strict base: unknown keys are errors; defaults are validated too."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 def _registered(kind: str, name: str) -> str:
@@ -140,11 +146,20 @@ def _bias_scheme(choice: Choice) -> Choice:
     return choice
 
 
+def _some_values(values: list[Any]) -> list[Any]:
+    if not values:
+        raise ValueError("an empty list makes no runs; give at least one value, or leave the key out")
+    return values
+
+
+Values = Annotated[list[Any], AfterValidator(_some_values)]
+
+
 def _safe_name(name: str) -> str:
     """Experiment names become directory names: keep them to one safe path component."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
         raise ValueError(
-            f"must be letters, digits, '_', '-' or '.', starting with a letter or digit, got {name!r}"
+            f"must be letters, digits, '_', '-' or '.', starting with a letter or digit, got {short_repr(name)}"
         )
     return name
 
@@ -228,13 +243,7 @@ def _augment_list(value: Any) -> Any:
     return [value] if isinstance(value, (str, dict)) else value
 
 
-def _buildable(choice: Choice) -> Choice:
-    """The registry checks option types; building the step checks their ranges (padding >= 0 ...)."""
-    registry("augmentation").build(choice.name, **choice.options)
-    return choice
-
-
-AugmentStep = Annotated[Choice, _in("augmentation"), AfterValidator(_buildable)]
+AugmentStep = Annotated[Choice, _in("augmentation")]
 
 
 class DataSpec(Section):
@@ -260,13 +269,13 @@ class TrainSpec(Section):
     patience: PositiveInt | None = None  # stop after this many epochs without improvement; null: never
     min_delta: Annotated[float, Field(ge=0)] = 0.0  # smallest change that counts as an improvement
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    threads: PositiveInt | None = None  # CPU threads for torch; null: torch's default (the physical cores)
+    threads: Threads | None = None  # CPU threads for torch; null: torch's default (the physical cores)
     channels_last: bool = True  # NHWC memory layout for conv nets (faster on CPU and on tensor cores)
 
     @model_validator(mode="after")
     def _device_syntax(self) -> TrainSpec:
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
-            raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+            raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {short_repr(self.device)}")
         return self
 
 
@@ -275,12 +284,12 @@ EXPERIMENT_KEYS = {"sweep", "seeds", "description", "claims"}  # of the experime
 
 class Spec(Section):
     name: Annotated[str, AfterValidator(lambda v: _safe_name(v))] = "experiment"  # runs go to runs/<name>/
-    seed: Int = 0  # seeds data split, init, shuffling and augmentation
+    seed: Seed = 0  # seeds data split, init, shuffling and augmentation (0 ≤ seed < 2³²)
     data: DataSpec = Field(default_factory=DataSpec)  # what to train on
     model: ModelSpec = Field(default_factory=ModelSpec)  # the network
     train: TrainSpec = Field(default_factory=TrainSpec)  # how to train it
-    sweep: dict[str, list[Any]] = {}  # dotted key → values; every combination becomes one run
-    seeds: list[Int] | None = None  # repeat every combination once per seed
+    sweep: dict[str, Values] = {}  # dotted key → values; every combination becomes one run
+    seeds: Annotated[list[Seed], AfterValidator(_some_values)] | None = None  # repeat every combination once per seed
     description: str = ""  # what the experiment shows, in a sentence or two (for `cnnlab report`)
     claims: list[str] = []  # what the runs should show, checked by `cnnlab report`; see cnnlab/spec/claims.py
 
@@ -301,6 +310,15 @@ class Spec(Section):
                 parse_claim(text, self.sweep)
             except ClaimError as err:
                 raise ValueError(f"claims[{i}]: {err}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _runs_within_bound(self) -> Spec:
+        counts = [len(values) for values in self.sweep.values()] + [len(self.seeds or [self.seed])]
+        if prod(counts) > MAX_RUNS:
+            shown = " × ".join(str(n) for n in counts)
+            raise ValueError(f"sweep: {shown} = {prod(counts):,} runs; one spec makes at most {MAX_RUNS:,}: "
+                             f"split the experiment into several specs")
         return self
 
     @property

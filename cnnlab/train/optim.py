@@ -6,6 +6,7 @@ epochs (`step_size`) are converted with the number of batches per epoch.
 
 from __future__ import annotations
 
+from cnnlab.constraints import Count, Momentum, NonNegative, OpenFraction, Positive
 from cnnlab.lazy import torch
 from cnnlab.registry import Registry
 
@@ -14,27 +15,27 @@ SCHEDULERS = Registry("scheduler")
 
 
 @OPTIMIZERS.register("sgd", "stochastic gradient descent with (Nesterov) momentum")
-def sgd(params, /, *, lr: float = 0.05, momentum: float = 0.9, nesterov: bool = False,
-        weight_decay: float = 5e-4):
+def sgd(params, /, *, lr: Positive = 0.05, momentum: Momentum = 0.9, nesterov: bool = False,
+        weight_decay: NonNegative = 5e-4):
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
                            weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adam", "Adam; weight_decay is L2 added to the gradient")
-def adam(params, /, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-         weight_decay: float = 0.0):
+def adam(params, /, *, lr: Positive = 1e-3, beta1: Momentum = 0.9, beta2: Momentum = 0.999, eps: Positive = 1e-8,
+         weight_decay: NonNegative = 0.0):
     return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adamw", "Adam with decoupled weight decay")
-def adamw(params, /, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-          weight_decay: float = 0.01):
+def adamw(params, /, *, lr: Positive = 1e-3, beta1: Momentum = 0.9, beta2: Momentum = 0.999, eps: Positive = 1e-8,
+          weight_decay: NonNegative = 0.01):
     return torch.optim.AdamW(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("rmsprop", "RMSProp")
-def rmsprop(params, /, *, lr: float = 1e-3, alpha: float = 0.99, momentum: float = 0.0, eps: float = 1e-8,
-            weight_decay: float = 0.0):
+def rmsprop(params, /, *, lr: Positive = 1e-3, alpha: Momentum = 0.99, momentum: Momentum = 0.0, eps: Positive = 1e-8,
+            weight_decay: NonNegative = 0.0):
     return torch.optim.RMSprop(params, lr=lr, alpha=alpha, momentum=momentum, eps=eps,
                                weight_decay=weight_decay)
 
@@ -45,16 +46,17 @@ def constant(optimizer, steps_per_epoch: int, epochs: int, /):
 
 
 @SCHEDULERS.register("step", "multiply the rate by gamma every step_size epochs")
-def step(optimizer, steps_per_epoch: int, epochs: int, /, *, step_size: int = 30, gamma: float = 0.1):
+def step(optimizer, steps_per_epoch: int, epochs: int, /, *, step_size: Count = 30, gamma: Positive = 0.1):
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size * steps_per_epoch, gamma=gamma)
 
 
 @SCHEDULERS.register("cosine", "cosine decay from the initial rate to min_lr over the whole run")
-def cosine(optimizer, steps_per_epoch: int, epochs: int, /, *, min_lr: float = 0.0):
+def cosine(optimizer, steps_per_epoch: int, epochs: int, /, *, min_lr: NonNegative = 0.0):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps_per_epoch * epochs, eta_min=min_lr)
 
 
 @SCHEDULERS.register("onecycle", "warm up to max_lr, then anneal (Smith & Topin, 2019)")
-def onecycle(optimizer, steps_per_epoch: int, epochs: int, /, *, max_lr: float = 0.1, pct_start: float = 0.25):
+def onecycle(optimizer, steps_per_epoch: int, epochs: int, /, *, max_lr: Positive = 0.1,
+             pct_start: OpenFraction = 0.25):
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=steps_per_epoch * epochs,
                                                pct_start=pct_start)

@@ -48,3 +48,10 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
     aligns = right or [False] * len(headers)
     rule = "|" + "|".join("---:" if r else "---" for r in aligns) + "|\n"
     return line(headers) + rule + "".join(line(row) for row in rows)
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """repr(value) cut to `limit` characters: a message names the value without printing a whole
+    document (a list of thousands, or what an alias expanded to)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}…"
