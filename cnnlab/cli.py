@@ -59,7 +59,7 @@ app = typer.Typer(
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn a CnnlabError into one `error: ...` line on stderr and exit status 2."""
+    """Turn a CnnlabError into one `error: ...` line on stderr and exit status 2 (and Ctrl-C into 130)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -68,6 +68,9 @@ def user_errors(fn: Callable) -> Callable:
         except CnnlabError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:  # Ctrl-C in a command that reads files only: nothing to record
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
 
     return wrapper
 

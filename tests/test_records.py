@@ -29,7 +29,7 @@ ROWS = [
 
 
 def test_records_round_trip_through_a_run_directory(tmp_path: Path):
-    store = RunStore.create(tmp_path, "exp", "run-1")
+    store = RunStore.create(tmp_path, "exp", lambda: "run-1")
     meta = RunMeta(status="running", run_id="run-1", name="exp", seed=3, swept={"model.activation": "tanh"})
     store.write("meta.json", meta)
     store.write_metrics(ROWS)

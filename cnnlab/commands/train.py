@@ -10,10 +10,13 @@ EPILOG = "\n".join([
     "[bold]Examples[/bold]",
     "cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3",
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
+    "cnnlab train --resume runs/quickstart/20261127-061001-s0-eac7",
+    "cnnlab train experiments/activations.yaml --resume",
 ])
 
 def train(
-    spec_file: Path = typer.Argument(..., metavar="EXP.yaml", help="The experiment spec (YAML)."),
+    spec_file: Path = typer.Argument(None, metavar="EXP.yaml|RUN", show_default=False,
+                                     help="The experiment spec (YAML), or with --resume a run directory."),
     overrides: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE",
                                         help="Override a spec key, e.g. --set model.activation=tanh (repeatable)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run directories are written."),
@@ -23,13 +26,18 @@ def train(
                                                            "an equal share of the CPU threads (or its own GPU)."),
     force: bool = typer.Option(False, "--force", help="Run again even the runs that already completed."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed run."),
+    resume: bool = typer.Option(False, "--resume", help="Continue interrupted, failed or stale runs from their "
+                                                         "last checkpoint, exactly: a RUN directory, or every "
+                                                         "such run of EXP.yaml's sweep (the others start anew)."),
 ) -> None:
     """Train the model of a spec (every run of its sweep); write metrics and checkpoints to runs/<name>/<run-id>/.
 
     Runs that already completed with the same resolved spec are skipped (--force runs them again).
+    Ctrl-C or SIGTERM stops after the current step, saves checkpoints/last.pt and marks the run
+    interrupted (exit 130 or 143); a second one stops at once.
     """
     from cnnlab.run.launch import launch  # the work, and its imports, only when the command runs
 
-    status = launch(spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast)
+    status = launch(spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume)
     if status:
         raise typer.Exit(status)

@@ -124,12 +124,14 @@ class Batches:
         out = torch.empty(images.shape, dtype=torch.float32, device=images.device, memory_format=self.memory_format)
         return torch.addcmul(self.shift, images, self.scale, out=out)
 
-    def shuffled(self, generator: torch.Generator, drop_single: bool = True) -> Iterator[tuple]:
+    def shuffled(self, generator: torch.Generator, drop_single: bool = True, skip: int = 0) -> Iterator[tuple]:
         """One training epoch: a random order drawn from `generator`, batches augmented by the
-        split's augmentation. A last batch of one image is skipped (batch norm cannot train on it)."""
+        split's augmentation. A last batch of one image is skipped (batch norm cannot train on it).
+        `skip` leaves out the first batches, drawing nothing for them: an epoch resumed mid-way, with
+        the generators as they were when it stopped."""
         order = torch.randperm(len(self.split), generator=generator).to(self.split.labels.device)
         augment = self.split.augment
-        for start in range(0, len(order), self.batch_size):
+        for start in range(skip * self.batch_size, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             if drop_single and len(idx) == 1 and start > 0:
                 break

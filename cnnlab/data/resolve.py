@@ -47,3 +47,16 @@ def check_available(data: DataSpec) -> None:
     """Raise DatasetMissingError now, before any torch import, if the files are absent and
     `data.download` is off."""
     dataset_source(data).ensure_available(Path(data.root), data.download)
+
+
+def check_training_split(data: DataSpec) -> None:
+    """`val_fraction` must leave training images, where the spec alone tells how many there are (a
+    `subset`, or an entry that declares its `train_size`, like shapes). The split itself checks again
+    class by class when it is cut (cnnlab.data.splits)."""
+    sizes = [n for n in (data.subset, getattr(dataset_source(data), "train_size", None)) if n is not None]
+    if not sizes or data.val_fraction == 0:
+        return
+    n = min(sizes)
+    if n >= 2 and round(n * data.val_fraction) >= n:
+        raise DatasetError(f"data.val_fraction: {data.val_fraction} of {n} training images holds out all of them; "
+                           f"lower it or use more images")

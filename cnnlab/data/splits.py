@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from cnnlab.data.source import RawSplit
+from cnnlab.data.source import DatasetError, RawSplit
 
 TEST_SUBSET_SEED = 0  # `subset` takes the same test images in every run, so test accuracies compare
 
@@ -33,6 +33,9 @@ def split_validation(split: RawSplit, fraction: float, seed: int) -> tuple[RawSp
     val = torch.cat(val_idx).sort().values if val_idx else torch.zeros(0, dtype=torch.int64)
     if len(val) == 0:
         return split, None
+    if len(val) == len(split):
+        raise DatasetError(f"data.val_fraction: {fraction} holds out every one of the {len(split)} training images "
+                           f"(at least one of each class that has two); lower it or use more images")
     keep = torch.ones(len(split.labels), dtype=torch.bool)
     keep[val] = False
     train = keep.nonzero().flatten()

@@ -1,7 +1,8 @@
 """`cnnlab eval`: a saved run's checkpoint on one split — accuracy, per-class accuracy, confusion.
 
 The run's own spec.yaml rebuilds exactly its data (same seed: same validation split) and model;
-the checkpoint is loaded with weights_only=True.
+the checkpoint is loaded with weights_only=True (cnnlab.train.checkpoint), and a file that is not one
+of cnnlab's checkpoints is one line saying what is wrong with it.
 """
 
 from __future__ import annotations
@@ -10,22 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
-from pydantic import ValidationError
 
 from cnnlab.data.pipeline import Batches, load_data
-from cnnlab.errors import CnnlabError
 from cnnlab.models.builder import build_model
+from cnnlab.run.saved import RunError, read_run_spec, validate_run_spec
 from cnnlab.shape.plan import build_plan
-from cnnlab.spec import Spec, SpecError
-from cnnlab.spec.errors import format_validation_error
+from cnnlab.spec import SpecError
+from cnnlab.train import checkpoint as checkpoints
 from cnnlab.train.device import resolve_device, uses_channels_last
 from cnnlab.train.loop import Head
-from cnnlab.util.yamlio import load_yaml
-
-
-class RunError(CnnlabError):
-    """A run directory that cannot be evaluated."""
 
 
 @dataclass(frozen=True)
@@ -56,36 +50,20 @@ class Evaluation:
                 "classes": self.classes, "confusion": self.confusion}
 
 
-def read_run_spec(run: Path) -> Spec:
-    path = run / "spec.yaml"
-    if not path.is_file():
-        inside = sorted(p.parent.name for p in run.glob("*/spec.yaml"))
-        if inside:
-            shown = ", ".join(inside[-5:]) + (f" (and {len(inside) - 5} more)" if len(inside) > 5 else "")
-            raise RunError(f"{run}: an experiment folder, not a run; name one of its runs: {shown}")
-        raise RunError(f"{run}: not a run directory (no spec.yaml)")
-    try:
-        return Spec.model_validate(load_yaml(path.read_text(encoding="utf-8")))
-    except ValidationError as err:
-        raise RunError(f"{path}: not a spec cnnlab can use ({format_validation_error(err)})") from None
-    except (yaml.YAMLError, OSError, ValueError) as err:
-        raise RunError(f"{path}: unreadable ({str(err).splitlines()[0]})") from None
-
-
 def evaluate_run(run: Path, split: str, checkpoint: str, device: str) -> Evaluation:
-    spec = read_run_spec(run)
+    spec = validate_run_spec(run, read_run_spec(run))
     ckpt = run / "checkpoints" / f"{checkpoint}.pt"
     if not ckpt.is_file():
         raise RunError(f"{ckpt}: no such checkpoint (the run may have failed before its first epoch)")
     dev = resolve_device(device)
+    state = checkpoints.load(ckpt, dev)  # before the data: a bad file is reported at once
     data = load_data(spec.data, spec.seed, dev)
     chosen = {"train": data.train, "val": data.val, "test": data.test}[split]
     if chosen is None:
         raise SpecError(f"--split val: this run has no validation split (data.val_fraction: {spec.data.val_fraction})")
     plan = build_plan(spec.model, data.info)
     model = build_model(plan).to(dev)
-    state = torch.load(ckpt, map_location=dev, weights_only=True)
-    model.load_state_dict(state["model"])
+    checkpoints.load_weights(model, state, ckpt)
     channels_last = uses_channels_last(spec.train.channels_last, plan)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -1,38 +1,48 @@
-"""One run's life: create its directory, record what it is, train, record how it ended."""
+"""One run's life, whatever starts it (the sequential loop, a parallel worker, a Ray task, a torchrun
+rank 0): claim the run, create its directory and first meta.json (or reopen it to resume) before
+anything slow, train under a heartbeat, and record how it ended. The status it leaves is true
+whatever happens: a signal (interrupted, last.pt written where training stood), a second signal
+(interrupted at once), a full disk or a bug (failed, with the reason), a NaN loss (diverged).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import platform
+import re
 import shlex
+import shutil
+import signal
 import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from cnnlab import __version__
+from cnnlab.errors import CnnlabError, Interrupted
+from cnnlab.run.heartbeat import Heartbeat
+from cnnlab.run.signals import STOP
+from cnnlab.rundir.claim import ClaimHeld, RunClaim
 from cnnlab.rundir.ids import make_run_id
-from cnnlab.rundir.records import RunMeta, RunSummary, Status
-from cnnlab.rundir.store import RunStore
+from cnnlab.rundir.liveness import now_iso, observed_status
+from cnnlab.rundir.records import RESUMABLE, Resumption, RunMeta, RunSummary
+from cnnlab.rundir.store import RunDirError, RunStore, experiment_dir
 from cnnlab.spec import Spec
+from cnnlab.spec.identity import canonical, differences, identity_key, result_differences
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Status  # completed | failed | interrupted | diverged
-    path: Path
+    status: str  # completed | failed | interrupted | diverged | skipped
+    path: Path | None  # None: no run directory was made (skipped, or it could not be)
     summary: RunSummary | None
-    error: str | None = None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    error: str | None = None  # why it failed, was interrupted or skipped
 
 
 def git_commit(cwd: Path) -> str | None:
@@ -45,12 +55,13 @@ def git_commit(cwd: Path) -> str | None:
 
 
 def versions() -> dict[str, str]:
-    import numpy
-    import torch
-    import torchvision
-
-    return {"cnnlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": numpy.__version__}
+    """cnnlab's, Python's and the libraries' versions, from the installed packages' metadata (no import:
+    the first meta.json is written before torch is imported, which takes seconds)."""
+    found = {"cnnlab": __version__, "python": platform.python_version()}
+    for name in ("torch", "torchvision", "numpy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
 
 
 def machine(device) -> str:
@@ -66,43 +77,181 @@ def machine(device) -> str:
     return text
 
 
+def failure_reason(err: BaseException) -> str:
+    """One line saying why a run failed: `No space left on device: checkpoints/last.pt`, or the error's
+    first line."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}: {written_file(err.filename)}" if err.filename else err.strerror
+    text = str(err).splitlines()[0] if str(err) else ""
+    return text or type(err).__name__
+
+
+def written_file(filename: Any) -> str:
+    """The file a write was for: `…/checkpoints/.last.pt.k2j3h4g5.tmp` → `…/checkpoints/last.pt`."""
+    path = Path(os.fsdecode(filename))
+    match = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", path.name)
+    return str(path.with_name(match.group(1)) if match else path)
+
+
 def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], Any],
-                command: list[str] | None = None, threads: int | None = None, device: str | None = None) -> Outcome:
-    """Train `spec` into a new run directory under `runs_dir/<name>/`; never raises for a failed
-    run (the outcome says how it ended), except KeyboardInterrupt after marking it interrupted.
+                command: list[str] | None = None, threads: int | None = None, device: str | None = None,
+                resume: Path | None = None, force: bool = False) -> Outcome:
+    """Train `spec` into a new run directory under `runs_dir/<name>/`, or continue the run directory
+    `resume` (whose spec `spec` is, apart from result-neutral keys). Never raises for a run that ends
+    badly: the outcome says how it ended (after a stop request, `interrupted`; STOP says which signal).
 
-    `threads` and `device` replace the spec's `train.threads` / `train.device` for this process (a
-    parallel sweep's share of the machine) without changing the run's recorded spec."""
-    from cnnlab.train.loop import Trainer
+    The run is claimed first (cnnlab.rundir.claim): while another process trains it, or when it has
+    completed meanwhile (unless `force`), it is skipped. `threads` and `device` replace the spec's for
+    this process (a parallel sweep's share of the machine) without changing the recorded spec."""
+    line = shlex.join(command if command is not None else sys.argv)
+    with STOP.deferred():  # a signal stops the run only where its files are whole (see _live)
+        try:
+            experiment_dir(runs_dir, spec.name)  # refused when runs/<name> leads outside
+            claim = RunClaim.acquire(Path(runs_dir).resolve(), identity_key(spec.resolved()))
+        except ClaimHeld as held:
+            return Outcome("skipped", None, None, f"another cnnlab process is training it now ({held.holder})")
+        except (RunDirError, OSError) as err:
+            return Outcome("failed", None, None, str(err) if isinstance(err, CnnlabError) else failure_reason(err))
+        with claim:
+            try:
+                opened = (_reopen(Path(resume), spec, line) if resume is not None
+                          else _create(spec, runs_dir, line, force))
+            except CnnlabError as err:
+                return Outcome("failed", Path(resume) if resume else None, None, str(err))
+            if isinstance(opened, Outcome):
+                return opened
+            store, base_seconds = opened
+            return _live(spec, store, base_seconds, make_reporter, threads, device, resumed=resume is not None)
 
-    store = RunStore.create(runs_dir, spec.name, make_run_id(spec.swept, spec.seed))
-    store.write_yaml("spec.yaml", spec.resolved())
-    started = time.time()
-    store.write("meta.json", RunMeta(
-        status="running", run_id=store.path.name, name=spec.name, started=_now(), seed=spec.seed,
-        swept=spec.swept, versions=versions(), host=platform.node(), git_commit=git_commit(Path.cwd()),
-        command=shlex.join(command if command is not None else sys.argv),
-    ))
 
-    def finish(status: Status, error: str | None = None, **extra: Any) -> None:
-        store.update_meta(status=status, ended=_now(), duration_s=round(time.time() - started, 3), error=error,
-                          **extra)
-
+def _create(spec: Spec, runs_dir: Path, command: str, force: bool) -> tuple[RunStore, float] | Outcome:
+    """A new run directory with spec.yaml and a `running` meta.json; nothing is left when they cannot
+    be written (a full disk, no permission)."""
+    if not force and (done := completed_run(experiment_dir(runs_dir, spec.name), spec)) is not None:
+        return Outcome("skipped", done, None, "already completed (by another process, meanwhile)")
+    store = RunStore.create(runs_dir, spec.name, lambda: make_run_id(spec.swept, spec.seed))
     try:
-        trainer = Trainer(spec, store, make_reporter(store))
-        trainer.setup(threads=threads, device=device)
-        store.update_meta(device=str(trainer.device), threads=trainer.threads, machine=machine(trainer.device))
-        summary = trainer.run()
-        store.write("summary.json", summary)
-    except KeyboardInterrupt:
-        finish("interrupted", "interrupted by the user")
-        store.log("interrupted by the user")
-        raise
-    except Exception as err:  # the run failed; its traceback goes to its own log
-        store.log(traceback.format_exc())
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        finish("failed", message)
-        return Outcome("failed", store.path, None, message)
-    status = "diverged" if summary.diverged else "completed"
-    finish(status)
+        store.write_yaml("spec.yaml", spec.resolved())
+        store.write("meta.json", RunMeta(
+            status="running", run_id=store.path.name, name=spec.name, started=now_iso(), seed=spec.seed,
+            swept=spec.swept, versions=versions(), host=platform.node(), pid=os.getpid(), heartbeat=now_iso(),
+            git_commit=git_commit(Path.cwd()), command=command,
+        ))
+    except OSError as err:
+        shutil.rmtree(store.path, ignore_errors=True)
+        raise RunDirError(f"cannot write a new run's files under {store.path.parent} "
+                          f"({failure_reason(err)}); nothing was trained") from None
+    return store, 0.0
+
+
+def completed_run(experiment: Path, spec: Spec) -> Path | None:
+    """A completed run directory of the same run as `spec` (cnnlab.spec.identity), if there is one."""
+    from cnnlab.run.skip import completed_specs
+
+    return completed_specs(experiment).get(canonical(spec.resolved()))
+
+
+def _reopen(path: Path, spec: Spec, command: str) -> tuple[RunStore, float] | Outcome:
+    """A run directory to continue: `running` again under this process, with the resumption recorded
+    (and the result-neutral keys, such as train.threads, that it continues with differently)."""
+    from cnnlab.run.saved import read_run_meta, read_run_spec
+
+    meta = read_run_meta(path)
+    status = observed_status(meta)
+    if status not in RESUMABLE:
+        return Outcome("skipped", path, None, f"{status} meanwhile; nothing to resume")
+    recorded, resolved = read_run_spec(path), spec.resolved()
+    if changed := result_differences(recorded, resolved):
+        return Outcome("failed", path, None, f"{changed[0]}: differs from the run's spec.yaml; it cannot resume")
+    neutral = {key: _at(resolved, key) for key in differences(recorded, resolved)}
+    resumption = Resumption(at=now_iso(), status=status, host=platform.node(), pid=os.getpid(), command=command,
+                            changed=neutral)
+    store = RunStore(path)
+    store.update_meta(status="running", ended=None, error=None, host=platform.node(), pid=os.getpid(),
+                      heartbeat=now_iso(), resumptions=[*meta.resumptions, resumption])
+    return store, meta.duration_s or 0.0
+
+
+def _at(data: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _live(spec: Spec, store: RunStore, base_seconds: float, make_reporter: Callable[[RunStore], Any],
+          threads: int | None, device: str | None, resumed: bool) -> Outcome:
+    """Train the opened run and record how it ended."""
+    started = time.monotonic()
+    trainer = None
+
+    def finish(status: str, error: str | None = None) -> None:
+        try:
+            store.update_meta(status=status, ended=now_iso(), heartbeat=now_iso(), error=error,
+                              duration_s=round(base_seconds + time.monotonic() - started, 3))
+        except OSError as err:  # the status cannot be written: the pid in meta.json will read as stale
+            print(f"cnnlab: cannot record that {store.path} {status}: {failure_reason(err)}", file=sys.stderr)
+
+    def at_once(signum: int) -> None:
+        store.remove_temp_files()
+        finish("interrupted", f"stopped at once by a second {signal.Signals(signum).name}; "
+                              f"{_resume_hint(store, 'last.pt holds the last checkpoint')}")
+
+    with STOP.on_emergency(at_once), Heartbeat(store):
+        try:
+            with STOP.interruptible():  # slow, and nothing to save yet: a signal stops it at once
+                from cnnlab.train.loop import Trainer  # torch: only now that the run is on disk
+
+                trainer = Trainer(spec, store, make_reporter(store), STOP.requested)
+                trainer.setup(threads=threads, device=device)
+                if resumed:
+                    _restore(trainer, store)
+            store.update_meta(device=str(trainer.device), threads=trainer.threads, machine=machine(trainer.device))
+            summary = trainer.run()  # polls for a stop after every step, and checkpoints before stopping
+            store.write("summary.json", summary)
+            status = "diverged" if summary.diverged else "completed"
+            finish(status)
+        except Interrupted as stop:
+            message = f"interrupted by {signal.Signals(stop.signum).name} {_position(trainer)}; {_resume_hint(store)}"
+            finish("interrupted", message)
+            _log(store, message)
+            return Outcome("interrupted", store.path, None, message)
+        except Exception as err:  # the run failed; its traceback goes to its own log
+            reason = failure_reason(err)
+            finish("failed", reason)
+            _log(store, traceback.format_exc())
+            return Outcome("failed", store.path, None, reason)
     return Outcome(status, store.path, summary)
+
+
+def _restore(trainer: Any, store: RunStore) -> None:
+    """Continue from last.pt, or from the start when the run never reached a checkpoint."""
+    from cnnlab.train import checkpoint
+
+    path = store.file("checkpoints/last.pt")
+    epoch = step = 0
+    if path.exists():
+        trainer.restore(checkpoint.load(path, trainer.device))
+        epoch, step = trainer.epoch, trainer.partial.step
+    else:
+        store.write_metrics([])
+    meta = store.read_meta()
+    last = meta.resumptions[-1].model_copy(update={"epoch": epoch, "step": step})
+    store.update_meta(resumptions=[*meta.resumptions[:-1], last])
+    trainer.reporter.message(f"resuming from epoch {epoch}" + (f", step {step}" if step else "") +
+                             f" of {trainer.train_spec.epochs}")
+
+
+def _position(trainer: Any) -> str:
+    if trainer is None or not trainer.epoch and not trainer.partial.step:
+        return "before the first epoch ended"
+    step = trainer.partial.step
+    return f"at epoch {trainer.epoch + 1}, step {step}" if step else f"at the end of epoch {trainer.epoch}"
+
+
+def _resume_hint(store: RunStore, prefix: str = "") -> str:
+    return f"{prefix + '; ' if prefix else ''}continue it with: cnnlab train --resume {store.path}"
+
+
+def _log(store: RunStore, text: str) -> None:
+    with contextlib.suppress(OSError):  # the status is what matters, and it is written
+        store.log(text)

@@ -1,19 +1,34 @@
 """Many runs at once: each in its own process (spawned, so no torch state is shared) with an equal
-share of the CPU threads, or its own GPU when several are visible."""
+share of the CPU threads, or its own GPU when several are visible. Each worker does what a
+sequential run does (cnnlab.run.execute.execute_run); this module only starts, watches and stops them.
+
+Stopping is the parent's decision: workers ignore SIGINT (a terminal's Ctrl-C reaches the whole
+process group) and die with their parent. On SIGINT or SIGTERM the parent starts no more runs and
+sends SIGTERM to the running workers, which checkpoint, mark their runs interrupted and report; a
+second signal kills them at once and marks their runs itself. A worker that dies without reporting
+(killed for memory, a crash) has its run marked failed by the parent.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from cnnlab.rundir.records import RunSummary, Status
+from cnnlab.errors import Interrupted
+from cnnlab.run.signals import STOP, die_with_parent, handle_signals, signals_blocked, unblock_signals
+from cnnlab.rundir.liveness import now_iso
+from cnnlab.rundir.records import RecordError, RunMeta, RunSummary, read_json_record
+from cnnlab.rundir.store import RunStore
 from cnnlab.spec import Spec
+
+POLL_S = 0.25  # how often the parent looks for a stop request while it waits for workers
 
 
 @dataclass(frozen=True)
@@ -23,9 +38,11 @@ class Job:
     swept: dict[str, Any]
     threads: int | None
     device: str | None
+    resume: str | None = None  # a run directory to continue
 
 
-def plan_jobs(runs: list[Spec], jobs: int, cpu_count: int, gpu_count: int) -> list[Job]:
+def plan_jobs(runs: list[Spec], jobs: int, cpu_count: int, gpu_count: int,
+              resume: dict[int, Path] | None = None) -> list[Job]:
     """Each job's thread share (unless the spec fixes it) and, with several GPUs, its GPU."""
     share = max(1, cpu_count // jobs)
     out = []
@@ -33,89 +50,126 @@ def plan_jobs(runs: list[Spec], jobs: int, cpu_count: int, gpu_count: int) -> li
         device = None
         if gpu_count > 1 and run.train.device == "auto":
             device = f"cuda:{i % gpu_count}"
-        out.append(Job(i, run.resolved(), dict(run.swept), run.train.threads or share, device))
+        target = (resume or {}).get(i)
+        out.append(Job(i, run.resolved(), dict(run.swept), run.train.threads or share, device,
+                       str(target) if target else None))
     return out
 
 
 @dataclass(frozen=True)
 class Finished:
     index: int
-    status: Status
+    status: str  # an Outcome status, or "not started" (stopped before its run directory existed)
     path: Path | None
     summary: RunSummary | None
     error: str | None
 
 
-def _worker(job: Job, runs_dir: str, command: list[str], result: Connection) -> None:
+def _worker(job: Job, runs_dir: str, command: list[str], force: bool, parent: int, result: Connection) -> None:
     """Run one job in a child process; send (status, path, summary, error) back once."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate → KeyboardInterrupt → interrupted
-    from cnnlab.run.execute import execute_run
-    from cnnlab.train.progress import LogReporter
+    with handle_signals(ignore_sigint=True):
+        try:
+            unblock_signals()  # blocked by the parent until the handlers were in place
+            die_with_parent(parent)
+            from cnnlab.run.execute import execute_run
+            from cnnlab.train.progress import LogReporter
 
-    spec = Spec.model_validate(job.resolved)
-    spec._swept = job.swept
-    try:
-        outcome = execute_run(spec, Path(runs_dir), LogReporter, command, threads=job.threads, device=job.device)
-        result.send((outcome.status, str(outcome.path), outcome.summary, outcome.error))
-    except KeyboardInterrupt:
-        result.send(("interrupted", None, None, "interrupted"))
-    except Exception as err:  # the run directory could not even be made
-        result.send(("failed", None, None, str(err).splitlines()[0] if str(err) else repr(err)))
-
-
-def _finished(index: int, proc: Any, result: Connection) -> Finished:
-    """How a worker ended: what it sent, or, when it died without a word (OOM kill, segfault), its exit code."""
-    try:
-        status, path, summary, error = result.recv()
-    except (EOFError, OSError):
-        proc.join()
-        return Finished(index, "failed", None, None, f"worker exited with code {proc.exitcode}")
-    proc.join()
-    return Finished(index, status, Path(path) if path else None, summary, error)
+            spec = Spec.model_validate(job.resolved)
+            spec._swept = job.swept
+            outcome = execute_run(spec, Path(runs_dir), LogReporter, command, threads=job.threads, device=job.device,
+                                  resume=Path(job.resume) if job.resume else None, force=force)
+            message = (outcome.status, str(outcome.path) if outcome.path else None, outcome.summary, outcome.error)
+        except Interrupted:
+            message = ("not started", None, None, "stopped before the run began")
+        except Exception as err:  # the run could not even be opened: a bug, reported like a failed run
+            message = ("failed", None, None, str(err).splitlines()[0] if str(err) else repr(err))
+        with contextlib.suppress(OSError):  # the parent may be gone
+            result.send(message)
 
 
-def run_parallel(jobs: list[Job], n: int, runs_dir: Path, command: list[str],
-                 stop: Callable[[Finished], bool]) -> Iterator[Finished]:
-    """Run `jobs` at most `n` at a time, yielding each as it finishes, however it finishes. When
-    `stop(finished)` is true (fail-fast) or on KeyboardInterrupt, running jobs are interrupted and no
-    new ones start."""
+@dataclass
+class Worker:
+    job: Job
+    proc: Any
+    receive: Connection
+
+
+def run_parallel(jobs: list[Job], n: int, runs_dir: Path, experiment: Path, command: list[str], force: bool,
+                 on_finished: Callable[[Finished], bool]) -> None:
+    """Run `jobs` at most `n` at a time; `on_finished` hears of each as it ends, however it ends, and
+    returns True to stop the rest (fail-fast). A first SIGINT/SIGTERM stops them too (their runs end
+    interrupted, with last.pt); STOP.requested() then says which signal."""
     ctx = mp.get_context("spawn")
     pending = list(jobs)
-    running: dict[int, tuple[Any, Connection]] = {}
+    running: dict[int, Worker] = {}
     stopping = False
-    try:
+
+    def stop_all() -> None:
+        nonlocal stopping
+        stopping = True
+        pending.clear()
+        for worker in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.proc.pid, signal.SIGTERM)
+
+    def kill_all(signum: int) -> None:
+        for worker in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.proc.pid, signal.SIGKILL)
+        for worker in running.values():
+            worker.proc.join()
+            mark_abandoned(experiment, worker.proc.pid, "interrupted",
+                           f"stopped at once by a second {signal.Signals(signum).name}")
+
+    with STOP.deferred(), STOP.on_emergency(kill_all):
         while pending or running:
+            if STOP.requested() is not None and not stopping:
+                stop_all()
             while pending and len(running) < n and not stopping:
                 job = pending.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_worker, args=(job, str(runs_dir), command, send))
-                proc.start()
+                proc = ctx.Process(target=_worker, args=(job, str(runs_dir), command, force, os.getpid(), send))
+                with signals_blocked():  # inherited: the worker is not stopped before its handlers are set
+                    proc.start()
+                    running[job.index] = Worker(job, proc, receive)
                 send.close()  # the child holds the only writing end: EOF when it dies
-                running[job.index] = (proc, receive)
-            ready = set(wait([w for proc, receive in running.values() for w in (proc.sentinel, receive)]))
-            for index, (proc, receive) in list(running.items()):
-                if proc.sentinel in ready or receive in ready:
+            ready = set(wait([w for worker in running.values() for w in (worker.proc.sentinel, worker.receive)],
+                             timeout=POLL_S))
+            for index, worker in list(running.items()):
+                if worker.proc.sentinel in ready or worker.receive in ready:
                     del running[index]
-                    finished = _finished(index, proc, receive)
-                    yield finished
-                    if stop(finished) and not stopping:
-                        stopping, pending = True, []  # interrupted runs still report; unstarted ones never start
-                        _interrupt(running)
-    except KeyboardInterrupt:
-        _interrupt(running)
-        _drain(running)
-        raise
+                    if on_finished(_finished(worker, experiment)) and not stopping:
+                        stop_all()  # fail-fast: running runs are interrupted, unstarted ones never start
 
 
-def _interrupt(running: dict[int, tuple[Any, Connection]]) -> None:
-    for proc, _ in running.values():
-        if proc.is_alive():
-            os.kill(proc.pid, signal.SIGTERM)
+def _finished(worker: Worker, experiment: Path) -> Finished:
+    """How a worker ended: what it sent, or, when it died without a word, its exit code (its run, if it
+    had one, is marked failed here)."""
+    index = worker.job.index
+    try:
+        status, path, summary, error = worker.receive.recv()
+    except (EOFError, OSError):
+        worker.proc.join()
+        code = worker.proc.exitcode
+        reason = (f"the worker process was killed by {signal.Signals(-code).name}" if code and code < 0
+                  else f"the worker process exited with code {code}")
+        path = mark_abandoned(experiment, worker.proc.pid, "failed", reason)
+        return Finished(index, "failed", path, None, reason)
+    worker.proc.join()
+    return Finished(index, status, Path(path) if path else None, summary, error)
 
 
-def _drain(running: dict[int, tuple[Any, Connection]]) -> None:
-    """Wait for interrupted workers to mark their runs and exit."""
-    for proc, _ in running.values():
-        proc.join(timeout=30)
-        if proc.is_alive():
-            proc.kill()
+def mark_abandoned(experiment: Path, pid: int, status: str, reason: str) -> Path | None:
+    """Mark the run that process `pid` (gone now) left `running` in `experiment`; its directory."""
+    for meta_path in experiment.glob("*/meta.json"):
+        try:
+            meta = read_json_record(meta_path, RunMeta)
+        except RecordError:
+            continue
+        if meta.status == "running" and meta.pid == pid:
+            store = RunStore(meta_path.parent)
+            store.remove_temp_files()
+            with contextlib.suppress(OSError, RecordError):
+                store.update_meta(status=status, ended=now_iso(), error=reason)
+            return store.path
+    return None

@@ -1,49 +1,52 @@
-"""Re-running an experiment: skip what is done, and record the sweep.
+"""Re-running an experiment: skip what is done, find what can be resumed, and record the sweep.
 
-A run is "done" when a directory of the same experiment holds the same resolved spec with status
-completed; failed, interrupted and diverged runs are run again (into a new directory, the old one is
-kept).
+A run is "done" when a directory of the same experiment holds the same run (cnnlab.spec.identity:
+the same resolved spec, apart from where the data live and what computes them) with status
+completed. Failed, interrupted, stale and diverged runs are run again, into a new directory (the old
+one is kept), or with `--resume` the interrupted, failed and stale ones continue where they stopped.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from cnnlab.rundir.records import RecordError, RunMeta, SweepRecord, read_json_record, read_text
+from cnnlab.rundir.liveness import observed_status
+from cnnlab.rundir.records import RESUMABLE, RecordError, RunMeta, SweepRecord, read_json_record, read_text
+from cnnlab.rundir.store import experiment_dir
 from cnnlab.spec import Spec
+from cnnlab.spec.identity import canonical
 from cnnlab.util.files import write_text_atomic
-from cnnlab.util.yamlio import dump_yaml, load_yaml
+from cnnlab.util.yamlio import YamlError, dump_yaml, load_yaml
 
 SWEEP_FILE = "sweep.yaml"
 
 
-def completed_specs(experiment_dir: Path) -> dict[str, Path]:
-    """Resolved spec (as canonical JSON) → run directory, for every completed run of an experiment."""
-    done: dict[str, Path] = {}
-    for meta_path in sorted(experiment_dir.glob("*/meta.json")):
+def runs_by_status(experiment: Path, wanted: frozenset[str]) -> dict[str, Path]:
+    """Run identity (canonical JSON) → run directory, for the runs of an experiment whose observed
+    status is in `wanted`; the newest directory where several hold the same run."""
+    found: dict[str, Path] = {}
+    for meta_path in sorted(experiment.glob("*/meta.json")):  # run ids start with the time: oldest first
         try:
-            if read_json_record(meta_path, RunMeta).status != "completed":
+            if observed_status(read_json_record(meta_path, RunMeta)) not in wanted:
                 continue
             spec = load_yaml(read_text(meta_path.parent / "spec.yaml"))
-        except (RecordError, yaml.YAMLError):
+        except (RecordError, YamlError):
             continue  # unreadable or partial: not done
-        done[canonical(spec)] = meta_path.parent
-    return done
+        if isinstance(spec, dict):
+            found[canonical(spec)] = meta_path.parent
+    return found
 
 
-def canonical(resolved: dict[str, Any]) -> str:
-    return json.dumps(resolved, sort_keys=True)
+def completed_specs(experiment: Path) -> dict[str, Path]:
+    """Run identity → directory, for every completed run of an experiment."""
+    return runs_by_status(experiment, frozenset({"completed"}))
 
 
 def split_done(runs: list[Spec], runs_dir: Path, force: bool) -> tuple[list[Spec], list[tuple[Spec, Path]]]:
     """(runs to do, [(skipped run, its completed directory)])."""
     if force or not runs:
         return runs, []
-    done = completed_specs(Path(runs_dir) / runs[0].name)
+    done = completed_specs(experiment_dir(runs_dir, runs[0].name))
     todo, skipped = [], []
     for run in runs:
         found = done.get(canonical(run.resolved()))
@@ -54,10 +57,19 @@ def split_done(runs: list[Spec], runs_dir: Path, force: bool) -> tuple[list[Spec
     return todo, skipped
 
 
+def resumable(runs: list[Spec], runs_dir: Path) -> dict[int, Path]:
+    """For `--resume`: index in `runs` → the run directory that run continues (its newest interrupted,
+    failed or stale directory); runs without one start afresh."""
+    if not runs:
+        return {}
+    found = runs_by_status(experiment_dir(runs_dir, runs[0].name), RESUMABLE)
+    return {i: found[key] for i, run in enumerate(runs) if (key := canonical(run.resolved())) in found}
+
+
 def write_sweep_record(spec: Spec, runs_dir: Path, command: str | None = None) -> Path:
     """runs/<name>/sweep.yaml: the experiment as written (with --set applied), so that `compare` can
     show the sweep as a unit and `report` can check its claims."""
-    path = Path(runs_dir) / spec.name / SWEEP_FILE
+    path = experiment_dir(runs_dir, spec.name) / SWEEP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     record = SweepRecord(name=spec.name, sweep=spec.sweep, seeds=spec.seeds, description=spec.description,
                          claims=spec.claims, command=command, spec=spec.resolved())

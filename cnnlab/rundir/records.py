@@ -19,8 +19,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from cnnlab.errors import CnnlabError
 
-Status = Literal["running", "completed", "failed", "interrupted", "diverged"]
+Status = Literal["running", "completed", "failed", "interrupted", "diverged"]  # what meta.json holds
+# What a reader shows: `stale` is a `running` run whose process is gone (cnnlab.rundir.liveness).
+Observed = Literal["running", "completed", "failed", "interrupted", "diverged", "stale"]
 FINISHED: frozenset[str] = frozenset({"completed", "diverged"})  # statuses whose numbers are final
+RESUMABLE: frozenset[str] = frozenset({"interrupted", "failed", "stale"})  # `cnnlab train --resume` continues these
 
 
 class RecordError(CnnlabError):
@@ -41,8 +44,22 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class Resumption(Record):
+    """One `cnnlab train --resume` of a run: when, from what state, where it continued from."""
+
+    at: str  # ISO 8601 with the local offset
+    status: str  # how the run stood when it was resumed (interrupted, failed, stale)
+    epoch: int = 0  # epochs completed in the checkpoint it continued from (0: from the start)
+    step: int = 0  # batches of the next epoch already done (a checkpoint taken mid-epoch)
+    host: str | None = None
+    pid: int | None = None
+    command: str | None = None
+    changed: dict[str, Any] = {}  # keys that do not change the result, set differently (train.threads ...)
+
+
 class RunMeta(Record):
-    """meta.json: what the run is and how it stands; rewritten whenever its status changes."""
+    """meta.json: what the run is and how it stands; rewritten whenever its status changes, and by the
+    heartbeat while it runs (so that a reader can tell a live run from one whose process vanished)."""
 
     status: Status  # running | completed | failed | interrupted | diverged
     run_id: str | None = None  # the directory's name
@@ -55,11 +72,14 @@ class RunMeta(Record):
     device: str | None = None  # the torch device it trained on
     threads: int | None = None  # CPU threads torch used
     versions: dict[str, str] = {}  # cnnlab, python, torch, torchvision, numpy
-    host: str | None = None
+    host: str | None = None  # the machine of the process that runs (or ran) it
     machine: str | None = None  # processor and core count (and GPU), for reports
+    pid: int | None = None  # that process
+    heartbeat: str | None = None  # last sign of life of that process (ISO 8601), every HEARTBEAT_S while running
     git_commit: str | None = None  # of the working directory's repository, if any
     command: str | None = None  # the `cnnlab train` invocation that made it
     error: str | None = None  # why it failed or was interrupted
+    resumptions: list[Resumption] = []  # every `--resume` that continued it, in order
 
 
 class RunSummary(Record):

@@ -7,7 +7,11 @@ checkpoints are written by the trainer through `atomic_path`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +20,55 @@ from cnnlab.rundir.records import MetricsRow, R, Record, RunMeta, json_text, met
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import dump_yaml
 
+ID_ATTEMPTS = 5  # new run ids tried when one is taken (ids carry a random suffix: a clash is rare)
+
 
 class RunDirError(CnnlabError):
     """A runs directory that cannot be used."""
 
 
+def experiment_dir(runs_dir: Path, name: str) -> Path:
+    """runs/<name>, resolved; refused when it leads out of the runs directory (a symlink), before
+    anything is written there."""
+    root = Path(runs_dir).resolve()
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise RunDirError(f"{Path(runs_dir) / name} leads to {path}, outside the runs directory {root}; "
+                          f"cnnlab writes runs only inside it: remove the link or choose another --runs-dir")
+    return path
+
+
 class RunStore:
-    """One run directory, created exclusively and never overwritten."""
+    """One run directory, created exclusively and never overwritten. meta.json is read, changed and
+    written under a lock: the trainer, the heartbeat thread and a signal handler all update it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._meta_lock = threading.RLock()  # re-entrant: a signal handler may run inside an update
 
     @classmethod
-    def create(cls, runs_dir: Path, name: str, run_id: str) -> RunStore:
-        root = Path(runs_dir).resolve()
-        path = (root / name / run_id).resolve()
-        if root not in path.parents:  # names are validated, this is the last line of defence
-            raise RunDirError(f"run directory {path} would escape the runs directory {root}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.mkdir()
-            (path / "checkpoints").mkdir()
-        except FileExistsError:
-            raise RunDirError(f"{path} already exists; run directories are never overwritten") from None
-        except OSError as err:
-            raise RunDirError(f"cannot create a run directory under {root}: {err.strerror}; "
-                              f"choose another with --runs-dir") from None
-        return cls(path)
+    def create(cls, runs_dir: Path, name: str, make_id: Callable[[], str]) -> RunStore:
+        """A new, empty run directory runs/<name>/<make_id()>; another id when one is taken."""
+        parent = experiment_dir(runs_dir, name)
+        for _ in range(ID_ATTEMPTS):
+            path = parent / make_id()
+            if path.parent != parent:  # ids are made by cnnlab; this is the last line of defence
+                raise RunDirError(f"run id {path.name!r} is not a directory name")
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as err:
+                raise RunDirError(f"cannot create a run directory under {parent}: {err.strerror}; "
+                                  f"choose another with --runs-dir") from None
+            try:
+                (path / "checkpoints").mkdir()
+            except OSError as err:
+                shutil.rmtree(path, ignore_errors=True)
+                raise RunDirError(f"cannot create {path / 'checkpoints'}: {err.strerror}") from None
+            return cls(path)
+        raise RunDirError(f"{ID_ATTEMPTS} run ids in a row were taken under {parent}; try again")
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -61,11 +87,22 @@ class RunStore:
         """Rewrite metrics.csv with every epoch so far (a reader never sees half a row)."""
         write_text_atomic(self.file("metrics.csv"), metrics_csv(rows))
 
+    def read_meta(self) -> RunMeta:
+        return self.read("meta.json", RunMeta)
+
     def update_meta(self, **changes: Any) -> RunMeta:
-        meta = RunMeta.model_validate({**self.read("meta.json", RunMeta).model_dump(), **changes})
-        self.write("meta.json", meta)
-        return meta
+        with self._meta_lock:
+            meta = RunMeta.model_validate({**self.read_meta().model_dump(), **changes})
+            self.write("meta.json", meta)
+            return meta
 
     def log(self, line: str) -> None:
         with self.file("log.txt").open("a", encoding="utf-8") as fh:
             fh.write(line.rstrip("\n") + "\n")
+
+    def remove_temp_files(self) -> None:
+        """Delete the temporary files of writes that never finished (a process stopped at once)."""
+        for folder in (self.path, self.path / "checkpoints"):
+            for tmp in folder.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

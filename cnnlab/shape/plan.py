@@ -103,3 +103,17 @@ def head_outputs(model: ModelSpec, info: ModelInput) -> int:
         raise SpecError(f"model.head: sigmoid is the binary output (one logit) but the dataset has "
                         f"{info.num_classes} classes; use head: softmax")
     return 1
+
+
+def check_batch_statistics(plan: Plan, info: ModelInput, batch_size: int) -> None:
+    """Batch norm computes each channel's mean and variance over the training batch (and positions):
+    one value per channel leaves the variance undefined, and PyTorch refuses to train on it."""
+    shape = info.shape
+    for name, layer in plan:
+        if isinstance(layer, Norm) and layer.kind == "batch":
+            positions = shape[1] * shape[2] if len(shape) == 3 else 1
+            if batch_size * positions < 2:
+                where = f"its {shape[1]}×{shape[2]} map" if len(shape) == 3 else "its features"
+                raise SpecError(f"train.batch_size: 1 with batch norm (layer {name}, {where}) gives one value per "
+                                f"channel to normalize over; use a batch of 2 or more, or another model.norm")
+        shape = output_shape(layer, shape)

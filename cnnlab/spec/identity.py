@@ -1,0 +1,52 @@
+"""When are two runs the same run? When their resolved specs agree on everything that changes the
+result. Where the data are kept and which device or how many threads compute them do not change
+the experiment (though another device or thread count may change the last bits of a float), so
+they are left out. One definition for skipping completed runs, the exclusive run claim and resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+# Keys that say where and how fast a run computes, not what it computes.
+RESULT_NEUTRAL = ("data.root", "data.download", "train.device", "train.threads")
+
+
+def identity(resolved: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec (spec.yaml's content) without its result-neutral keys."""
+    out = {key: dict(value) if isinstance(value, dict) else value for key, value in resolved.items()}
+    for dotted in RESULT_NEUTRAL:
+        section, _, key = dotted.partition(".")
+        if isinstance(out.get(section), dict):
+            out[section].pop(key, None)
+    return out
+
+
+def canonical(resolved: dict[str, Any]) -> str:
+    """The identity as one string: equal strings, same run."""
+    return json.dumps(identity(resolved), sort_keys=True)
+
+
+def identity_key(resolved: dict[str, Any]) -> str:
+    """A short digest of the identity, fit for a file name (the run claim)."""
+    return hashlib.sha256(canonical(resolved).encode()).hexdigest()[:20]
+
+
+def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved specs, in `old`'s order (then `new`'s)."""
+    found = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        dotted = f"{prefix}{key}"
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += differences(a, b, f"{dotted}.")
+        elif a != b or type(a) is not type(b):
+            found.append(dotted)
+    return found
+
+
+def result_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The differences that change the result (every key but the RESULT_NEUTRAL ones)."""
+    return [key for key in differences(old, new) if key not in RESULT_NEUTRAL]
