@@ -486,7 +486,8 @@ def test_compare_never_imports_torch_and_matplotlib_only_to_plot(sweep: Path, tm
 READER = SpecReader()  # shared across examples, so its cache of pieces is exercised too
 
 keys = st.text(alphabet="abcxyz_.019", min_size=1, max_size=6)
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+           | st.text(max_size=12))  # cnnlab reads 64-bit integers only
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
                       max_leaves=12)
 

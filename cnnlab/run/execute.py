@@ -107,10 +107,10 @@ def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], 
     with STOP.deferred():  # a signal stops the run only where its files are whole (see _live)
         try:
             experiment_dir(runs_dir, spec.name)  # refused when runs/<name> leads outside
-            claim = RunClaim.acquire(Path(runs_dir).resolve(), identity_key(spec.resolved()))
+            claim = RunClaim.acquire(Path(runs_dir).resolve(), _claim_key(spec, resume))
         except ClaimHeld as held:
             return Outcome("skipped", None, None, f"another cnnlab process is training it now ({held.holder})")
-        except (RunDirError, OSError) as err:
+        except (CnnlabError, OSError) as err:
             return Outcome("failed", None, None, str(err) if isinstance(err, CnnlabError) else failure_reason(err))
         with claim:
             try:
@@ -122,6 +122,16 @@ def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], 
                 return opened
             store, base_seconds = opened
             return _live(spec, store, base_seconds, make_reporter, threads, device, resumed=resume is not None)
+
+
+def _claim_key(spec: Spec, resume: Path | None) -> str:
+    """The run's identity: its resolved spec, as recorded in spec.yaml when it is resumed (the resume
+    may change result-neutral keys, and must still meet the process that may be running it)."""
+    if resume is None:
+        return identity_key(spec.resolved())
+    from cnnlab.run.saved import read_run_spec
+
+    return identity_key(read_run_spec(Path(resume)))
 
 
 def _create(spec: Spec, runs_dir: Path, command: str, force: bool) -> tuple[RunStore, float] | Outcome:

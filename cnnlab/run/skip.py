@@ -1,9 +1,9 @@
 """Re-running an experiment: skip what is done, find what can be resumed, and record the sweep.
 
 A run is "done" when a directory of the same experiment holds the same run (cnnlab.spec.identity:
-the same resolved spec, apart from where the data live and what computes them) with status
-completed. Failed, interrupted, stale and diverged runs are run again, into a new directory (the old
-one is kept), or with `--resume` the interrupted, failed and stale ones continue where they stopped.
+the same resolved spec) with status completed. Failed, interrupted, stale and diverged runs are run
+again, into a new directory (the old one is kept), or with `--resume` the interrupted, failed and
+stale ones continue where they stopped.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""When are two runs the same run? When their resolved specs agree on everything that changes the
-result. Where the data are kept and which device or how many threads compute them do not change
-the experiment (though another device or thread count may change the last bits of a float), so
-they are left out. One definition for skipping completed runs, the exclusive run claim and resume.
+"""When are two runs the same run? When their resolved specs are equal: what spec.yaml holds is what
+the run is (a sweep over train.device or train.threads makes different runs, on purpose). One
+definition for skipping completed runs, the exclusive run claim and matching runs to resume.
+
+A resume may still change the keys that say where the data are kept and what computes the run
+(RESULT_NEUTRAL): the experiment stays the same (though another device or thread count may change
+the last bits of a float). Any other difference would make the continued run a different one.
 """
 
 from __future__ import annotations
@@ -14,23 +17,13 @@ from typing import Any
 RESULT_NEUTRAL = ("data.root", "data.download", "train.device", "train.threads")
 
 
-def identity(resolved: dict[str, Any]) -> dict[str, Any]:
-    """A resolved spec (spec.yaml's content) without its result-neutral keys."""
-    out = {key: dict(value) if isinstance(value, dict) else value for key, value in resolved.items()}
-    for dotted in RESULT_NEUTRAL:
-        section, _, key = dotted.partition(".")
-        if isinstance(out.get(section), dict):
-            out[section].pop(key, None)
-    return out
-
-
 def canonical(resolved: dict[str, Any]) -> str:
-    """The identity as one string: equal strings, same run."""
-    return json.dumps(identity(resolved), sort_keys=True)
+    """A resolved spec as one string: equal strings, same run."""
+    return json.dumps(resolved, sort_keys=True)
 
 
 def identity_key(resolved: dict[str, Any]) -> str:
-    """A short digest of the identity, fit for a file name (the run claim)."""
+    """A short digest of the resolved spec, fit for a file name (the run claim)."""
     return hashlib.sha256(canonical(resolved).encode()).hexdigest()[:20]
 
 
