@@ -436,7 +436,7 @@ def test_broken_run_dirs_warn_in_one_line_and_never_trace_back(tmp_path: Path) -
     assert "Traceback" not in result.output
     warnings = result.stderr.strip().splitlines()
     assert all(w.startswith("warning: ") for w in warnings)
-    assert any(str(bad_spec) in w and "spec.yaml is not valid YAML" in w for w in warnings)
+    assert any(str(bad_spec) in w and "spec.yaml is unreadable: not valid YAML" in w for w in warnings)
     assert any(str(no_spec) in w and "spec.yaml is missing" in w for w in warnings)
     assert any(str(bad_meta) in w and "meta.json is not valid JSON" in w for w in warnings)
     assert any(str(bad_csv) in w and "metrics.csv" in w for w in warnings)
@@ -520,4 +520,4 @@ def test_spec_reader_reports_errors_at_their_line(tmp_path: Path) -> None:
     broken = write_run(tmp_path, make_spec(activation="tanh"))
     (broken / "spec.yaml").write_text("name: x\nseed: 0\nmodel:\n  fc: [1, 2\n")
     result = run(tmp_path)
-    assert "spec.yaml is not valid YAML" in result.stderr and "line 5" in result.stderr
+    assert "spec.yaml is unreadable: not valid YAML at line 5" in result.stderr

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cnnlab.compare.metrics import METRICS, CompareError
+from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import (
     FINISHED,
     MetricsRow,
@@ -31,11 +30,11 @@ from cnnlab.rundir.records import (
     parse_metrics,
     read_text,
 )
-from cnnlab.util.yamlio import load_yaml
+from cnnlab.util.yamlio import YamlError, load_yaml
 
 RUN_MARKERS = ("meta.json", "spec.yaml")  # a directory holding either is a run directory
 IDENTITY_KEYS = frozenset({"name", "seed"})  # they name a run, they do not configure it
-STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "failed", "unknown")
+STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "stale", "failed", "unknown")
 MISSING = object()  # a key a run's spec does not have (differs from an explicit null)
 
 
@@ -62,7 +61,7 @@ class Sweep:
 class Run:
     path: Path
     run_id: str
-    status: str  # a RunMeta status, or "unknown" when meta.json cannot be read
+    status: str  # a RunMeta status, "stale" (running, but its process is gone), or "unknown" (no meta.json)
     started: str  # ISO time, "" when unknown; orders re-runs of the same seed
     config: dict[str, Any]  # flattened spec: dotted key → hashable value, in spec order
     metrics: dict[str, float | None]
@@ -166,7 +165,7 @@ class SpecReader:
                 flat.update(part)
             else:
                 return flat
-        except yaml.YAMLError:
+        except YamlError:
             pass
         spec = load_yaml(text)
         return flatten_spec(spec) if isinstance(spec, dict) else None
@@ -183,10 +182,8 @@ def _spec(folder: str, read_spec: SpecReader) -> dict[str, Any]:
     path = os.path.join(folder, "spec.yaml")
     try:
         config = read_spec(read_text(path))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise RecordError(path, f"not valid YAML ({getattr(err, 'problem', None) or 'parse error'}{where})") from None
+    except YamlError as err:
+        raise RecordError(path, f"unreadable: {err}") from None
     if config is None:
         raise RecordError(path, "not a YAML mapping")
     return config
@@ -216,7 +213,7 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
         warn(f"skipping {path}: spec.yaml is {err.reason}")
         return None
     meta = _record(folder, "meta.json", RunMeta, warn, "status unknown")
-    status = meta.status if meta else "unknown"
+    status = observed_status(meta) if meta else "unknown"  # `stale`: running, but its process is gone
     summary = _record(folder, "summary.json", RunSummary, warn, "numbers come from metrics.csv",
                       expected=status in FINISHED)
     rows, bad = [], 0
@@ -254,7 +251,7 @@ def _load_sweep(group: Path, warn: Callable[[str], None]) -> Sweep | None:
         record = SweepRecord.model_validate(load_yaml(read_text(path)))
     except MissingRecord:
         return None
-    except (RecordError, yaml.YAMLError, ValueError) as err:
+    except (RecordError, YamlError, ValueError) as err:
         warn(f"{group}: sweep.yaml is unreadable ({str(err).splitlines()[0]}); its runs are shown without it")
         return None
     return Sweep(group, record.name, tuple(record.sweep), record)

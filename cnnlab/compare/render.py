@@ -32,6 +32,7 @@ STATUS_STYLES = {
     "diverged": "magenta",
     "running": "cyan",
     "interrupted": "yellow",
+    "stale": "yellow",
     "failed": "red",
     "unknown": "dim",
 }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from cnnlab.errors import CnnlabError
 
@@ -24,6 +24,11 @@ Status = Literal["running", "completed", "failed", "interrupted", "diverged"]  #
 Observed = Literal["running", "completed", "failed", "interrupted", "diverged", "stale"]
 FINISHED: frozenset[str] = frozenset({"completed", "diverged"})  # statuses whose numbers are final
 RESUMABLE: frozenset[str] = frozenset({"interrupted", "failed", "stale"})  # `cnnlab train --resume` continues these
+
+
+# Counts, epochs, sizes: at most 2**53, the integers a float (a plot, a mean, JSON elsewhere) holds
+# exactly; a file that claims more is malformed, not a number to overflow on later.
+Count = Annotated[int, Field(ge=0, le=2**53)]
 
 
 class RecordError(CnnlabError):
@@ -49,10 +54,10 @@ class Resumption(Record):
 
     at: str  # ISO 8601 with the local offset
     status: str  # how the run stood when it was resumed (interrupted, failed, stale)
-    epoch: int = 0  # epochs completed in the checkpoint it continued from (0: from the start)
-    step: int = 0  # batches of the next epoch already done (a checkpoint taken mid-epoch)
+    epoch: Count | None = None  # epochs completed in the checkpoint it continued from (0: from the start)
+    step: Count | None = None  # batches of the next epoch already done (a checkpoint taken mid-epoch)
     host: str | None = None
-    pid: int | None = None
+    pid: Count | None = None
     command: str | None = None
     changed: dict[str, Any] = {}  # keys that do not change the result, set differently (train.threads ...)
 
@@ -67,14 +72,14 @@ class RunMeta(Record):
     started: str | None = None  # ISO 8601 with the local offset
     ended: str | None = None
     duration_s: float | None = None  # wall time from start to end
-    seed: int | None = None
+    seed: Count | None = None
     swept: dict[str, Any] = {}  # the sweep values that made this run (dotted key → value)
     device: str | None = None  # the torch device it trained on
-    threads: int | None = None  # CPU threads torch used
+    threads: Count | None = None  # CPU threads torch used
     versions: dict[str, str] = {}  # cnnlab, python, torch, torchvision, numpy
     host: str | None = None  # the machine of the process that runs (or ran) it
     machine: str | None = None  # processor and core count (and GPU), for reports
-    pid: int | None = None  # that process
+    pid: Count | None = None  # that process
     heartbeat: str | None = None  # last sign of life of that process (ISO 8601), every HEARTBEAT_S while running
     git_commit: str | None = None  # of the working directory's repository, if any
     command: str | None = None  # the `cnnlab train` invocation that made it
@@ -90,24 +95,24 @@ class RunSummary(Record):
     test figures are those of best.pt, i.e. of that epoch's weights.
     """
 
-    best_epoch: int | None = None
+    best_epoch: Count | None = None
     best_val_acc: float | None = None
     best_val_loss: float | None = None
     final_val_acc: float | None = None
     final_train_loss: float | None = None
     final_train_acc: float | None = None
-    epochs_run: int | None = None
+    epochs_run: Count | None = None
     test_acc: float | None = None
     test_loss: float | None = None
-    params: int | None = None
-    macs: int | None = None
+    params: Count | None = None
+    macs: Count | None = None
     train_seconds: float | None = None
     images_per_second: float | None = None
     stopped_early: bool = False
     diverged: bool = False
-    input_shape: list[int] = []
+    input_shape: list[Count] = []
     classes: list[str] = []
-    split_sizes: dict[str, int] = {}
+    split_sizes: dict[str, Count] = {}
     normalization: dict[str, list[float]] = {}  # mean and std per channel actually used
     device: str | None = None
 
@@ -122,7 +127,7 @@ OptionalFloat = Annotated[float | None, BeforeValidator(_blank_is_none)]
 class MetricsRow(Record):
     """One epoch of metrics.csv (blank cells are None: no validation split)."""
 
-    epoch: int
+    epoch: Count
     train_loss: float
     train_acc: float
     val_loss: OptionalFloat = None
@@ -140,7 +145,7 @@ class SweepRecord(Record):
 
     name: str
     sweep: dict[str, list[Any]] = {}
-    seeds: list[int] | None = None
+    seeds: list[Count] | None = None
     description: str = ""  # what the experiment shows
     claims: list[str] = []  # what its runs should show (cnnlab.spec.claims)
     command: str | None = None  # the `cnnlab train` invocation that ran it last
