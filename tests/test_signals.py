@@ -1,0 +1,147 @@
+"""Real signals to a real `cnnlab train`: SIGINT and SIGTERM, sequential and --jobs 2, early (while torch
+imports) and mid-training. Every run ends with a true status, the exit status says which signal, no
+worker outlives its parent, no temporary file is left and nothing prints a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cnnlab.rundir.liveness import pid_alive
+from tests.conftest import TINY
+
+pytestmark = pytest.mark.slow
+
+LONG = {**TINY, "train": {**TINY["train"], "epochs": 1000},
+        "data": {"dataset": {**TINY["data"]["dataset"], "train_size": 1200}}}  # ~40 steps an epoch
+
+
+def start(tmp_path: Path, spec: dict, *args: str) -> subprocess.Popen:
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return subprocess.Popen([sys.executable, "-m", "cnnlab", "train", str(path), "--runs-dir", str(tmp_path / "runs"),
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group, as a terminal gives it
+
+
+def wait_for(condition, what: str, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def metas(tmp_path: Path) -> list[dict]:
+    found = []
+    for path in (tmp_path / "runs").glob("*/*/meta.json"):
+        try:
+            found.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            pass  # being replaced this instant
+    return found
+
+
+def trained_rows(tmp_path: Path) -> int:
+    return sum(max(0, len(p.read_text().splitlines()) - 1) for p in (tmp_path / "runs").glob("*/*/metrics.csv"))
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes of `pid` (its spawned children; not multiprocessing's resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def finish(proc: subprocess.Popen) -> str:
+    out, _ = proc.communicate(timeout=180)
+    assert "Traceback" not in out, out
+    return out
+
+
+def assert_clean(tmp_path: Path) -> None:
+    assert not list((tmp_path / "runs").rglob("*.tmp")), "a temporary file was left behind"
+
+
+@pytest.mark.parametrize(("signum", "moment"), [(signal.SIGINT, "early"), (signal.SIGTERM, "mid-epoch")])
+def test_one_run_stopped_by_a_signal_is_interrupted(tmp_path, signum, moment):
+    proc = start(tmp_path, LONG)
+    if moment == "early":  # meta.json exists before torch is imported: the signal lands in the import
+        wait_for(lambda: metas(tmp_path), "the run directory")
+    else:
+        wait_for(lambda: trained_rows(tmp_path) >= 2, "two epochs")
+    os.kill(proc.pid, signum)
+    out = finish(proc)
+    assert proc.returncode == 128 + signum, out
+    [meta] = metas(tmp_path)
+    assert meta["status"] == "interrupted" and signal.Signals(signum).name in meta["error"], meta
+    assert "cnnlab train --resume" in meta["error"]
+    run = next((tmp_path / "runs").glob("*/*/"))
+    if moment == "early":
+        assert "before the first epoch ended" in meta["error"] and not (run / "checkpoints" / "last.pt").exists()
+    else:
+        assert (run / "checkpoints" / "last.pt").exists()
+    assert_clean(tmp_path)
+
+
+def test_a_second_signal_stops_at_once_and_still_leaves_a_true_status(tmp_path):
+    proc = start(tmp_path, LONG)
+    wait_for(lambda: trained_rows(tmp_path) >= 1, "an epoch")
+    os.kill(proc.pid, signal.SIGINT)
+    os.kill(proc.pid, signal.SIGINT)
+    out = finish(proc)
+    assert proc.returncode == 130, out
+    assert [m["status"] for m in metas(tmp_path)] == ["interrupted"]
+    assert_clean(tmp_path)
+
+
+SWEEP = {**LONG, "seeds": [0, 1, 2]}
+
+
+@pytest.mark.parametrize(("signum", "moment", "to_group"),
+                         [(signal.SIGTERM, "early", False), (signal.SIGINT, "mid-epoch", True)],
+                         ids=["sigterm-to-parent-early", "sigint-to-group-mid-epoch"])
+def test_a_parallel_sweep_stopped_by_a_signal(tmp_path, signum, moment, to_group):
+    proc = start(tmp_path, SWEEP, "--jobs", "2")
+    if moment == "early":
+        wait_for(lambda: metas(tmp_path), "a run directory")
+    else:
+        wait_for(lambda: len([m for m in metas(tmp_path) if m["status"] == "running"]) == 2 and
+                 trained_rows(tmp_path) >= 2, "two runs training")
+    workers = workers_of(proc.pid)
+    assert workers, "no worker processes"
+    (os.killpg if to_group else os.kill)(proc.pid, signum)  # a terminal's Ctrl-C reaches the whole group
+    out = finish(proc)
+    assert proc.returncode == 128 + signum, out
+    statuses = [m["status"] for m in metas(tmp_path)]
+    assert statuses and set(statuses) == {"interrupted"}, out
+    not_started = 3 - len(statuses)
+    assert f"3 runs: {len(statuses)} interrupted" + (f", {not_started} not started" if not_started else "") in out
+    assert not [pid for pid in workers if pid_alive(pid)], "a worker outlived its parent"
+    assert_clean(tmp_path)
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    proc = start(tmp_path, SWEEP, "--jobs", "2")
+    wait_for(lambda: len([m for m in metas(tmp_path) if m["status"] == "running"]) == 2 and
+             trained_rows(tmp_path) >= 2, "two runs training")
+    workers = workers_of(proc.pid)
+    proc.kill()  # SIGKILL: the parent has no say
+    proc.communicate(timeout=60)
+    wait_for(lambda: not [pid for pid in workers if pid_alive(pid)], "the workers to exit", timeout=60)
+    assert sorted(m["status"] for m in metas(tmp_path)) == ["interrupted", "interrupted"]
+    assert_clean(tmp_path)
