@@ -31,7 +31,8 @@ def describe(annotation: Any) -> str:
     """`float > 0`, `float in [0, 1)`, `int >= 1`, `bool`, `fan_in | fan_out`: an option's type and range."""
     if get_origin(annotation) is Annotated:
         base, *metadata = get_args(annotation)
-        bounds = {type(m): getattr(m, next(iter(m.__dataclass_fields__))) for m in metadata if type(m) in _SYMBOLS}
+        bounds = {type(m): f"{getattr(m, next(iter(m.__dataclass_fields__))):g}" for m in metadata
+                  if type(m) in _SYMBOLS}
         low = next(((k, v) for k, v in bounds.items() if k in (Gt, Ge)), None)
         high = next(((k, v) for k, v in bounds.items() if k in (Lt, Le)), None)
         name = describe(base)

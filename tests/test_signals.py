@@ -4,6 +4,7 @@ worker outlives its parent, no temporary file is left and nothing prints a trace
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,10 +43,8 @@ def wait_for(condition, what: str, timeout: float = 180) -> None:
 def metas(tmp_path: Path) -> list[dict]:
     found = []
     for path in (tmp_path / "runs").glob("*/*/meta.json"):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # being replaced this instant
             found.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            pass  # being replaced this instant
     return found
 
 

@@ -182,3 +182,120 @@ def test_resolved_spec_round_trips(tmp_path):
     spec = resolve({"model": {"preset": "lenet5_classic"}, "train": {"optimizer": "adam"}})
     again = Spec.model_validate(yaml.safe_load(yaml.safe_dump(spec.resolved())))
     assert again.resolved() == spec.resolved()
+
+
+# --- hostile and out-of-range input: one line, the key, before any run exists ------------------
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]\n" for p, k in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "expected"),
+    [
+        ("seed: 2024-13-45\n", [], "seed: Input should be a valid integer, got '2024-13-45'"),
+        ("name: x\n", ["seed=!!int x"], "--set 'seed=!!int x': 'x' is not an integer"),
+        ("seed: " + "9" * 5000 + "\n", [], "exp.yaml: a 5000-digit integer is too large; cnnlab's integers fit in "
+                                          "64 bits (line 1)"),
+        ("seed: 99999999999999999999\n", [], "is too large; cnnlab's integers fit in 64 bits (line 1)"),
+        ("seed: !!set {1, 2}\n", [], "exp.yaml: unsupported YAML tag !!set"),
+        ("model: {fc: !!binary aGVsbG8=}\n", [], "unsupported YAML tag !!binary"),
+        (BOMB, [], "exp.yaml: the document expands (through its aliases) to more than 100,000 values"),
+        ("a: &a [*a]\n", [], "an alias refers to the collection that contains it (line 1)"),
+        ("x: " + "[" * 70 + "]" * 70 + "\n", [], "nested more than 64 levels deep"),
+    ],
+    ids=["impossible-date", "set-int-tag", "5000-digits", "int64-overflow", "set-tag", "binary-tag",
+         "billion-laughs", "recursive-alias", "deep-nesting"],
+)
+def test_yaml_that_is_not_plain_data_is_one_line(tmp_path, text, overrides, expected):
+    with pytest.raises(SpecError) as caught:
+        load_spec(write(tmp_path, text), overrides)
+    message = str(caught.value)
+    assert expected in message and "\n" not in message and len(message) < 300  # never the expanded document
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError):
+        load_spec(write(tmp_path, "sweep:\n  seed: *i\n" + BOMB.replace("i: &i", "i: &i")), [])
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"train": {"optimizer": {"name": "sgd", "lr": 0}}},
+         "train.optimizer: optimizer 'sgd' option 'lr': Input should be greater than 0"),
+        ({"train": {"optimizer": {"name": "sgd", "momentum": 1}}}, "option 'momentum': Input should be less than 1"),
+        ({"train": {"optimizer": {"name": "adam", "beta2": 1.0}}}, "option 'beta2': Input should be less than 1"),
+        ({"train": {"optimizer": {"name": "adam", "eps": -1e-8}}}, "option 'eps': Input should be greater than 0"),
+        ({"train": {"scheduler": {"name": "step", "step_size": 0}}}, "option 'step_size': Input should be greater than "
+                                                                     "or equal to 1"),
+        ({"train": {"scheduler": {"name": "onecycle", "pct_start": 1}}}, "option 'pct_start': Input should be less "
+                                                                         "than 1"),
+        ({"train": {"scheduler": {"name": "onecycle", "max_lr": 0}}}, "option 'max_lr': Input should be greater"),
+        ({"model": {"norm": {"name": "group", "num_groups": 0}}}, "option 'num_groups': Input should be greater"),
+        ({"model": {"norm": {"name": "batch", "momentum": 1.5}}}, "option 'momentum': Input should be less than or "
+                                                                  "equal to 1"),
+        ({"model": {"norm": {"name": "layer", "eps": 0}}}, "option 'eps': Input should be greater than 0"),
+        ({"model": {"init": {"name": "uniform", "low": 1, "high": -1}}},
+         "model.init: init 'uniform': low 1.0 is above high -1.0"),
+        ({"train": {"optimizer": {"name": "sgd", "lr": float("nan")}}},
+         "option 'lr': Input should be a finite number"),
+        ({"model": {"activation": {"name": "leaky_relu", "negative_slope": float("inf")}}}, "finite number"),
+        ({"train": {"min_delta": float("inf")}}, "train.min_delta: Input should be a finite number"),
+        ({"data": {"normalize": {"mean": [float("nan")], "std": [1]}}}, "data.normalize.mean[0]: Input should be a "
+                                                                         "finite number"),
+        ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
+        ({"seed": 2**32}, "seed: Input should be less than 4294967296"),
+        ({"seeds": [0, 2**40]}, "seeds[1]: Input should be less than 4294967296"),
+        ({"train": {"threads": 0}}, "train.threads: Input should be greater than or equal to 1"),
+        ({"train": {"threads": 100_000}}, "train.threads: Input should be less than or equal to 1024"),
+        ({"sweep": {"model.activation": []}}, "sweep.model.activation: an empty list makes no runs"),
+        ({"seeds": []}, "seeds: an empty list makes no runs"),
+        ({"sweep": {"seed": list(range(200)), "train.epochs": list(range(1, 101))}},
+         "sweep: 200 × 100 × 1 = 20,000 runs; one spec makes at most 10,000"),
+    ],
+)
+def test_out_of_range_options_are_refused_when_the_spec_is_read(raw, expected):
+    assert expected in error_of(raw)
+
+
+def bound_violations(annotation):
+    """Values just outside each bound an option's annotation declares (cnnlab.constraints)."""
+    import annotated_types as at
+
+    for bound in getattr(annotation, "__metadata__", ()):
+        if isinstance(bound, at.Gt):
+            yield bound.gt
+        elif isinstance(bound, at.Ge):
+            yield bound.ge - 1
+        elif isinstance(bound, at.Lt):
+            yield bound.lt
+        elif isinstance(bound, at.Le):
+            yield bound.le + 1
+
+
+def test_every_declared_option_range_is_enforced_and_every_default_is_inside_it():
+    from cnnlab.registry import LOCATIONS, RegistryError, registry
+
+    checked = 0
+    for kind in LOCATIONS:
+        table = registry(kind)
+        for name in table:
+            table.validate_options(name, {})  # the defaults are valid
+            for option in table.entry(name).options.values():
+                for bad in bound_violations(option.annotation):
+                    with pytest.raises(RegistryError, match=f"option '{option.name}': Input should be"):
+                        table.validate_options(name, {option.name: bad})
+                    checked += 1
+    assert checked >= 30
+
+
+def test_option_ranges_read_as_text():
+    from cnnlab.constraints import Count, Momentum, OpenFraction, Positive, describe
+
+    assert [describe(t) for t in (Positive, Momentum, OpenFraction, Count)] == [
+        "float > 0", "float in [0, 1)", "float in (0, 1)", "int >= 1"]

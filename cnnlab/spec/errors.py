@@ -28,8 +28,8 @@ def format_key(path: list[str | int] | tuple[str | int, ...]) -> str:
 def format_validation_error(err: ValidationError) -> str:
     """The first pydantic error as `key.path: what is wrong`, plus a count of the others."""
     errors = err.errors(include_url=False)
-    first = errors[0]
-    loc = [p for p in first["loc"] if not (isinstance(p, str) and _is_pydantic_branch(p))]
+    first = _most_specific(errors)
+    loc = _key_path(first)
     key = format_key(loc)
     if first["type"] == "extra_forbidden":
         valid = _fields_at(loc[:-1])
@@ -48,9 +48,22 @@ def format_validation_error(err: ValidationError) -> str:
 
 
 def _is_pydantic_branch(part: str) -> bool:
-    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`)."""
-    return "[" in part or part.startswith(("function-", "is-instance")) or \
+    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`, a
+    section's class name); spec keys are lower case."""
+    return "[" in part or part.startswith(("function-", "is-instance")) or part[:1].isupper() or \
         part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none")
+
+
+def _key_path(error: dict) -> list[str | int]:
+    return [p for p in error["loc"] if not (isinstance(p, str) and _is_pydantic_branch(p))]
+
+
+def _most_specific(errors: list[dict]) -> dict:
+    """The first error, or, when it is one branch of a union (`normalize: dataset | {mean, std}`), the
+    branch that got furthest into the value: its problem is the one the user meant to fix."""
+    first = _key_path(errors[0])
+    same_key = [e for e in errors if _key_path(e)[:len(first)] == first]
+    return max(same_key, key=lambda e: len(_key_path(e)))
 
 
 def _fields_at(loc: list[str | int]) -> list[str]:
