@@ -14,6 +14,9 @@ import torch
 import yaml
 
 from cnnlab.rundir.records import METRIC_COLUMNS
+from tests.conftest import TINY
+
+TINY_TRAIN = TINY["train"]
 
 
 def only_run(runs: Path) -> Path:
@@ -188,3 +191,165 @@ def test_the_quickstart_model_learns_and_zero_init_does_not(cli, tmp_path):
         accuracy[init] = json.loads((only_run(runs) / "summary.json").read_text())["test_acc"]
     assert accuracy["kaiming_normal"] > 0.5
     assert accuracy["zeros"] == pytest.approx(1 / 8, abs=0.03)
+
+
+# --- a status that is always true, whatever the disk does ------------------------------------
+
+def fail_fsync_of(monkeypatch, target: str, after: int = 0) -> None:
+    """os.fsync fails with ENOSPC for the temporary file of `target` (written, not yet renamed), after
+    `after` successful writes of it: a disk that fills up mid-run."""
+    import errno
+
+    real, seen = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if Path(name).name.startswith(f".{target}.") and name.endswith(".tmp"):
+            seen.append(name)
+            if len(seen) > after:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_mid_run_marks_it_failed_and_leaves_no_temporary_file(cli, tiny_spec, tmp_path, monkeypatch):
+    fail_fsync_of(monkeypatch, "last.pt", after=1)  # the second epoch's checkpoint does not fit
+    result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 1, result.output
+    run = only_run(tmp_path / "runs")
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "failed" and meta["error"] == f"No space left on device: {run}/checkpoints/last.pt"
+    assert "failed: No space left on device" in result.output
+    assert not list((tmp_path / "runs").rglob("*.tmp"))
+
+
+def test_a_run_whose_first_files_cannot_be_written_leaves_nothing(cli, tiny_spec, tmp_path, monkeypatch):
+    fail_fsync_of(monkeypatch, "meta.json")
+    result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 1, result.output
+    assert "cannot write a new run's files" in result.output and "No space left on device" in result.output
+    assert [p.name for p in (tmp_path / "runs" / "tiny").iterdir()] == []  # no half-made run directory
+
+
+def test_a_nan_validation_loss_is_diverged(cli, tiny_spec, tmp_path, monkeypatch):
+    import math
+
+    import cnnlab.train.loop as loop
+
+    real, calls = loop.evaluate, []
+
+    def evaluate(model, batches, head):
+        calls.append(1)
+        loss, acc = real(model, batches, head)
+        return (math.nan if len(calls) == 2 else loss), acc  # epoch 2's validation
+
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 1 and "epoch 2: the validation loss became NaN or infinite" in result.output
+    run = only_run(tmp_path / "runs")
+    assert json.loads((run / "meta.json").read_text())["status"] == "diverged"
+    assert len((run / "metrics.csv").read_text().splitlines()) == 2  # header and epoch 1
+
+
+# --- one run, one process; the runs directory is never left ------------------------------------
+
+def test_a_run_claimed_by_another_process_is_skipped(cli, tiny_spec, tmp_path):
+    from cnnlab.rundir.claim import RunClaim
+    from cnnlab.spec import load_spec
+    from cnnlab.spec.identity import identity_key
+
+    spec = tiny_spec()
+    runs = tmp_path / "runs"
+    with RunClaim.acquire(runs, identity_key(load_spec(spec).resolved())):  # as a second `cnnlab train` would
+        result = cli("train", spec, "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    assert f"skipped: another cnnlab process is training it now (pid {os.getpid()}" in result.output
+    assert not list(runs.glob("tiny/*"))
+
+
+@pytest.mark.slow
+def test_two_processes_starting_the_same_spec_train_it_once(tiny_spec, tmp_path):
+    spec = tiny_spec(train={**TINY_TRAIN, "epochs": 30})
+    command = [sys.executable, "-m", "cnnlab", "train", str(spec), "--runs-dir", str(tmp_path / "runs")]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert len(list((tmp_path / "runs").glob("tiny/*/meta.json"))) == 1
+    assert sum("run completed" in out for out in outputs) == 1
+    assert any("another cnnlab process is training it now" in out or "already completed" in out for out in outputs)
+
+
+def test_a_taken_run_id_is_replaced_by_another(cli, tiny_spec, tmp_path, monkeypatch):
+    import cnnlab.run.execute as execute
+
+    ids = iter(["taken", "free"])
+    monkeypatch.setattr(execute, "make_run_id", lambda swept, seed: next(ids))
+    (tmp_path / "runs" / "tiny" / "taken").mkdir(parents=True)
+    result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "runs" / "tiny" / "free" / "meta.json").read_text())["status"] == "completed"
+    assert list((tmp_path / "runs" / "tiny" / "taken").iterdir()) == []
+
+
+def test_an_experiment_folder_that_links_out_of_the_runs_directory_is_refused(cli, tiny_spec, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "tiny").symlink_to(outside)
+    result = cli("train", tiny_spec(seeds=[0, 1]), "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2 and "outside the runs directory" in result.stderr
+    assert list(outside.iterdir()) == []  # not even sweep.yaml
+
+
+# --- mistakes the spec alone shows: one line, before any run directory -------------------------
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--set", "model.kind=mlp", "--set", "train.batch_size=1"], "train.batch_size: 1 with batch norm (layer "
+                                                                     "fc1_norm, its features)"),
+        (["--set", "data.dataset.train_size=4", "--set", "data.val_fraction=0.9"],
+         "data.val_fraction: 0.9 of 4 training images holds out all of them"),
+        (["--set", "seed=!!int x"], "--set 'seed=!!int x': 'x' is not an integer"),
+        (["--set", "train.optimizer.lr=.nan"], "option 'lr': Input should be a finite number"),
+        (["--set", "train.optimizer.lr=0"], "option 'lr': Input should be greater than 0"),
+        (["--set", "seeds=[]"], "seeds: an empty list makes no runs"),
+    ],
+)
+def test_spec_mistakes_are_one_line_before_any_run(cli, tiny_spec, tmp_path, args, expected):
+    for dry in ([], ["--dry-run"]):
+        result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs", *args, *dry)
+        assert result.exit_code == 2, result.output
+        assert expected in result.stderr and result.stderr.count("\n") == 1
+        assert not (tmp_path / "runs").exists()
+
+
+def test_an_impossible_date_for_a_seed_names_the_key_and_the_file(cli, tmp_path):
+    spec = tmp_path / "exp.yaml"
+    spec.write_text("seed: 2024-13-45\n")
+    result = cli("train", spec, "--dry-run")
+    assert result.exit_code == 2 and result.stderr == "error: seed: Input should be a valid integer, got '2024-13-45'\n"
+    spec.write_text("seed: " + "9" * 5000 + "\n")
+    result = cli("train", spec, "--dry-run")
+    assert result.stderr == (f"error: {spec}: a 5000-digit integer is too large; cnnlab's integers fit in 64 bits "
+                             f"(line 1)\n")
+
+
+# --- resume: what it refuses ---------------------------------------------------------------
+
+def test_resume_refuses_a_completed_run_a_changed_result_and_a_spec_file(cli, tiny_spec, tmp_path):
+    spec = tiny_spec()
+    assert cli("train", spec, "--runs-dir", tmp_path / "runs").exit_code == 0
+    run = only_run(tmp_path / "runs")
+    meta = run / "meta.json"
+    result = cli("train", "--resume", run)
+    assert result.exit_code == 2 and "completed; there is nothing to resume" in result.stderr
+    meta.write_text(meta.read_text().replace('"completed"', '"interrupted"'))
+    result = cli("train", "--resume", run, "--set", "train.optimizer.lr=0.1")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: train.optimizer.lr: --set changes it, which changes the result")
+    result = cli("train", run)
+    assert result.exit_code == 2 and f"cnnlab train --resume {run}" in result.stderr
+    result = cli("train", "--resume", tmp_path / "runs" / "tiny")
+    assert result.exit_code == 2 and "an experiment folder, not a run" in result.stderr

@@ -196,7 +196,7 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
     """The work of `launch`, counted in `tally`."""
     if spec_file is None:
         raise UsageError("missing EXP.yaml (or, with --resume, a run directory)")
-    if is_run_dir(spec_file):
+    if is_run_dir(spec_file) or (resume and spec_file.is_dir()):
         if not resume:
             raise UsageError(f"{spec_file} is a run directory; to continue it: cnnlab train --resume {spec_file}")
         if dry_run or force:

@@ -41,7 +41,8 @@ def _fsync_dir(folder: Path) -> None:
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; once the caller has written it, it is synced to disk
-    and replaces `path` in one rename. On any error the temporary file is removed."""
+    and replaces `path` in one rename. On any error the temporary file is removed (and an OSError
+    that names no file, a full disk at fsync, is raised again naming `path`)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -54,9 +55,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.close(fd)
         os.chmod(tmp, 0o666 & ~process_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno and err.filename is None:  # fsync's says no file: name it
+            raise OSError(err.errno, err.strerror, str(path)) from err
         raise
     _fsync_dir(path.parent)
 
