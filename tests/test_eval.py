@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,55 @@ def test_eval_option_errors(cli, trained_run, args, expected):
 def test_eval_of_something_that_is_not_a_run(cli, tmp_path):
     result = cli("eval", tmp_path)
     assert result.exit_code == 2 and "not a run directory (no spec.yaml)" in result.stderr
+
+
+class Hostile:
+    """Unpickled without weights_only, this would create a file (as any code could run)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def spoil(best: Path, how: str, tmp_path: Path) -> None:
+    import torch
+
+    if how == "garbage":
+        best.write_bytes(b"not a checkpoint at all " * 40)
+    elif how == "truncated":
+        best.write_bytes(best.read_bytes()[:500])
+    elif how == "empty":
+        best.write_bytes(b"")
+    elif how == "hostile-pickle":
+        torch.save({"model": Hostile(str(tmp_path / "pwned")), "epoch": 1}, best)
+    elif how == "wrong-keys":
+        torch.save({"weights": {}, "epoch": 1}, best)
+    elif how == "other-architecture":
+        torch.save({"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 1}, best)
+    elif how == "unreadable":  # a directory where the file should be: unreadable even for root
+        best.unlink()
+        best.mkdir()
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("garbage", "not a readable checkpoint (not a PyTorch checkpoint)"),
+        ("truncated", "not a readable checkpoint (truncated or damaged)"),
+        ("empty", "not a readable checkpoint (empty or cut short)"),
+        ("hostile-pickle", "holds objects other than tensors and plain data (it would construct"),
+        ("wrong-keys", "not a cnnlab checkpoint (expected a mapping with model weights and an epoch)"),
+        ("other-architecture", "its weights do not fit this run's model (Missing key(s) in state_dict"),
+        ("unreadable", "cannot be read (Is a directory)"),
+    ],
+)
+def test_eval_of_a_bad_checkpoint_is_one_line(cli, trained_run, tmp_path, how, expected):
+    best = trained_run / "checkpoints" / "best.pt"
+    spoil(best, how, tmp_path)
+    result = cli("eval", trained_run, "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {best}: {expected}") and result.stderr.count("\n") == 1
+    assert "weights_only" not in result.output
+    assert not (tmp_path / "pwned").exists()

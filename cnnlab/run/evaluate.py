@@ -53,7 +53,7 @@ class Evaluation:
 def evaluate_run(run: Path, split: str, checkpoint: str, device: str) -> Evaluation:
     spec = validate_run_spec(run, read_run_spec(run))
     ckpt = run / "checkpoints" / f"{checkpoint}.pt"
-    if not ckpt.is_file():
+    if not ckpt.exists():
         raise RunError(f"{ckpt}: no such checkpoint (the run may have failed before its first epoch)")
     dev = resolve_device(device)
     state = checkpoints.load(ckpt, dev)  # before the data: a bad file is reported at once

@@ -51,9 +51,11 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        what = f" (it would construct {found.group(1)})" if found else ""
-        raise CheckpointError(f"{path}: holds objects other than tensors and plain data{what}; cnnlab does not "
-                              f"load such files, as loading them can run code") from None
+        if found is None:  # bytes that are no pickle at all
+            raise CheckpointError(f"{path}: not a readable checkpoint (not a PyTorch checkpoint)") from None
+        raise CheckpointError(f"{path}: holds objects other than tensors and plain data (it would construct "
+                              f"{found.group(1)}); cnnlab does not load such files, as loading them can run "
+                              f"code") from None
     except Exception as err:  # torch.load's reader fails on foreign bytes in many ways (EOFError, KeyError ...)
         raise CheckpointError(f"{path}: not a readable checkpoint ({_damage(err)})") from None
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict) or \
