@@ -1,8 +1,17 @@
 """The one exception type that reaches the user as a single line."""
 
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class CnnlabError(Exception):
-    """An error the user caused and can fix; its message is shown as one line."""
+    """An error the user caused and can fix; its message is shown as one line (control characters
+    from the user's own text, a key with a newline in it, are shown escaped)."""
+
+    def __str__(self) -> str:
+        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], super().__str__())
 
 
 class UsageError(CnnlabError):

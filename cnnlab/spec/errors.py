@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from cnnlab.errors import CnnlabError
 from cnnlab.registry import did_you_mean
-from cnnlab.spec.schema import Spec
+from cnnlab.spec.schema import Section, Spec
 from cnnlab.util.text import short_repr
 
 
@@ -18,10 +18,16 @@ class SpecError(CnnlabError):
 
 
 def format_key(path: list[str | int] | tuple[str | int, ...]) -> str:
-    """['model', 'conv', 1, 'stride'] → `model.conv[1].stride`."""
+    """['model', 'conv', 1, 'stride'] → `model.conv[1].stride`; a key that is not a plain name shows
+    as itself, quoted: `model['fc\n']`."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z_][\w.\[\]-]*", str(part), re.ASCII):  # dotted sweep keys are plain too
+            out += f"[{short_repr(part)}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 
@@ -48,10 +54,13 @@ def format_validation_error(err: ValidationError) -> str:
 
 
 def _is_pydantic_branch(part: str) -> bool:
-    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`, a
-    section's class name); spec keys are lower case."""
-    return "[" in part or part.startswith(("function-", "is-instance")) or part[:1].isupper() or \
+    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`, the
+    class name of a section in a union: `NormalizeStats`)."""
+    return "[" in part or part.startswith(("function-", "is-instance")) or part in _SECTION_NAMES or \
         part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none")
+
+
+_SECTION_NAMES = frozenset(cls.__name__ for cls in Section.__subclasses__())
 
 
 def _key_path(error: dict) -> list[str | int]:
