@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -521,3 +522,50 @@ def test_spec_reader_reports_errors_at_their_line(tmp_path: Path) -> None:
     (broken / "spec.yaml").write_text("name: x\nseed: 0\nmodel:\n  fc: [1, 2\n")
     result = run(tmp_path)
     assert "spec.yaml is unreadable: not valid YAML at line 5" in result.stderr
+
+
+# --- files no cnnlab wrote: overflowing numbers, hostile YAML, vanished processes ---------------
+
+def test_numbers_that_overflow_make_their_run_unreadable_and_the_rest_is_shown(tmp_path: Path) -> None:
+    good = write_run(tmp_path, make_spec(activation="relu"), test_acc=0.9)
+    spoiled = {}
+    for activation, (name, edit) in {
+        "tanh": ("summary.json", lambda t: t.replace('"params": 61706', '"params": 1e400')),
+        "elu": ("summary.json", lambda t: t.replace('"params": 61706', '"params": ' + "9" * 400)),
+        "gelu": ("spec.yaml", lambda t: t.replace("seed: 0", "seed: " + "9" * 5000)),
+        "silu": ("spec.yaml", lambda t: t + "extra: !!set {a, b}\n"),
+        "sigmoid": ("metrics.csv", lambda t: t.replace("\n2,", "\n" + "9" * 5000 + ",")),
+    }.items():
+        run_dir = write_run(tmp_path, make_spec(activation=activation))
+        (run_dir / name).write_text(edit((run_dir / name).read_text()))
+        spoiled[activation] = run_dir
+    result = run(tmp_path, "--per-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    warnings = result.stderr
+    assert f"{spoiled['tanh']}: summary.json is malformed (params: Input should be a finite number)" in warnings
+    assert f"{spoiled['elu']}: summary.json is malformed (params: Input should be less than or equal" in warnings
+    assert f"skipping {spoiled['gelu']}: spec.yaml is unreadable: a 5000-digit integer is too large" in warnings
+    assert f"skipping {spoiled['silu']}: spec.yaml is unreadable: unsupported YAML tag !!set" in warnings
+    assert f"{spoiled['sigmoid']}: metrics.csv: skipped 1 unreadable row(s)" in warnings
+    shown = {row["run_id"]: row for row in json.loads(result.stdout)}
+    assert shown[good.name]["test_acc"] == 0.9
+    assert len(shown) == 4  # the two runs whose spec.yaml cannot be read are skipped, the others shown
+
+
+def test_a_running_run_whose_process_is_gone_shows_as_stale(tmp_path: Path) -> None:
+    import platform
+    import subprocess
+
+    from cnnlab.rundir.liveness import now_iso
+
+    dead_pid = subprocess.Popen(["true"])  # a process that has exited and been reaped: its pid names nothing
+    dead_pid.wait()
+    for activation, pid, host, beat in [("relu", dead_pid.pid, platform.node(), now_iso()),
+                                        ("tanh", os.getpid(), platform.node(), now_iso()),
+                                        ("elu", 1, "another-host", "2020-01-01T00:00:00+00:00"),
+                                        ("gelu", 1, "another-host", now_iso())]:
+        path = write_run(tmp_path, make_spec(activation=activation), status="running", summary=False)
+        meta = json.loads((path / "meta.json").read_text())
+        (path / "meta.json").write_text(json.dumps({**meta, "pid": pid, "host": host, "heartbeat": beat}))
+    statuses = {row["model.activation"]: row["status"] for row in as_json(tmp_path, "--per-run")}
+    assert statuses == {"relu": "stale", "tanh": "running", "elu": "stale", "gelu": "running"}
