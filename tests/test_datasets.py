@@ -4,6 +4,7 @@ on MNIST-format files; and no torch for the commands that only need a dataset's 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -207,3 +208,15 @@ def test_dataset_errors_are_cnnlab_errors():
 
     assert issubclass(DatasetError, CnnlabError)
     assert dataset_info(resolve({"data": {"dataset": "cifar100"}}).data).num_classes == 100
+
+
+def test_a_bug_in_a_reader_is_not_reported_as_damaged_files(tmp_path):
+    """Only what damaged or missing files raise becomes a DatasetError; a bug keeps its traceback."""
+    written("mnist", tmp_path)
+
+    def buggy(root, download):
+        raise TypeError("a bug in cnnlab's reader")
+
+    broken = dataclasses.replace(source("mnist"), read=buggy)
+    with pytest.raises(TypeError, match="a bug in cnnlab's reader"):
+        broken.load(tmp_path, download=False, seed=0)

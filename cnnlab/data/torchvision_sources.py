@@ -12,6 +12,10 @@ load too, and a start does not hash 180 MB. Downloads are still checked against 
 
 from __future__ import annotations
 
+import pickle
+import tarfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,12 @@ from cnnlab.data.source import (
 )
 
 Reader = Callable[[Path, bool], dict[str, RawSplit]]  # (root, download) → {'train', 'test'}
+
+# What torchvision's readers and downloads raise for files that are missing, cut short or not in their
+# format: I/O and download errors, its own RuntimeErrors, the assertions of its IDX reader, pickle,
+# archive and .mat (ValueError) errors, and a CIFAR batch without its keys.
+READER_ERRORS = (OSError, EOFError, RuntimeError, ValueError, KeyError, IndexError, AssertionError,
+                 pickle.UnpicklingError, tarfile.TarError, zipfile.BadZipFile, zlib.error)
 
 DIGITS = tuple("0123456789")
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -66,7 +76,7 @@ class TorchvisionSource:
             return {split: RawSplit(saved[f"{split}_images"], saved[f"{split}_labels"]) for split in ("train", "test")}
         try:
             splits = self.read(root, download)
-        except Exception as err:  # torchvision and its file readers raise anything from OSError to AssertionError
+        except READER_ERRORS as err:  # a bug (a TypeError, an AttributeError ...) is not a damaged file: it propagates
             raise self.failure(root, download, err) from None
         for split_name, split in splits.items():
             self.check(root, split_name, split)
