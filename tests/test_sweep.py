@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from cnnlab.run.parallel import plan_jobs
 from cnnlab.run.skip import split_done
@@ -88,19 +81,20 @@ def test_jobs_share_the_cpu_threads():
     assert [j.threads for j in jobs] == [1, 1, 1] and [j.device for j in jobs] == ["cuda:0", "cuda:1", "cuda:0"]
 
 
-@pytest.mark.slow
-def test_ctrl_c_marks_the_run_interrupted(tiny_spec, tmp_path):
-    spec = tiny_spec(train={**yaml_train(tiny_spec), "epochs": 500})
+def test_a_sweep_rerun_with_resume_continues_its_unfinished_runs_in_parallel(cli, tiny_spec, tmp_path):
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "cnnlab", "train", str(spec), "--runs-dir", str(runs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    while not list(runs.glob("*/*/metrics.csv")) and time.time() < deadline:
-        time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out
-    assert "Traceback" not in out
-    assert statuses(runs) == ["interrupted"]
-    run = next(runs.glob("*/*"))
-    assert (run / "checkpoints" / "last.pt").exists() and (run / "metrics.csv").read_text().count("\n") >= 2
+    spec = tiny_spec(seeds=[0, 1, 2])
+    assert cli("train", spec, "--runs-dir", runs).exit_code == 0
+    by_seed = {json.loads(p.read_text())["seed"]: p for p in runs.glob("tiny/*/meta.json")}
+    for seed, status in ((0, "interrupted"), (1, "failed")):  # as a signal or a full disk would leave them
+        by_seed[seed].write_text(by_seed[seed].read_text().replace('"completed"', f'"{status}"'))
+    result = cli("train", spec, "--runs-dir", runs, "--resume", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "3 runs: 2 completed, 1 skipped" in result.output
+    assert f"resuming seed=0: {by_seed[0].parent}" in result.output
+    assert len(list(runs.glob("tiny/*/meta.json"))) == 3  # continued in place, no new directory
+    for seed in (0, 1):
+        meta = json.loads(by_seed[seed].read_text())
+        assert meta["status"] == "completed" and [r["status"] for r in meta["resumptions"]] == \
+            ["interrupted" if seed == 0 else "failed"]
+        assert "--resume" in meta["resumptions"][0]["command"]
