@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from cnnlab import __version__
 from cnnlab.commands import compare as compare_command
@@ -88,12 +88,25 @@ def root(
     """cnnlab: train, compare and understand convolutional networks."""
 
 
-def register(name: str, fn: Callable, epilog: str) -> None:
+class LazyEpilog(TyperCommand):
+    """A command whose epilog may be a function, called only when its --help is shown (a listing
+    drawn from the registries costs the command nothing when it runs)."""
+
+    @property
+    def epilog(self) -> str | None:
+        return self._epilog() if callable(self._epilog) else self._epilog
+
+    @epilog.setter
+    def epilog(self, value: str | Callable[[], str] | None) -> None:
+        self._epilog = value
+
+
+def register(name: str, fn: Callable, epilog: str | Callable[[], str]) -> None:
     """Add a command; its docstring is its help, its examples the epilog, and user errors become one line."""
-    app.command(name=name, epilog=epilog)(user_errors(fn))
+    app.command(name=name, epilog=epilog, cls=LazyEpilog)(user_errors(fn))
 
 
-register("train", train_command.train, train_command.EPILOG)
+register("train", train_command.train, train_command.epilog)
 register("shape", shape_command.shape, shape_command.EPILOG)
 register("eval", eval_command.evaluate, eval_command.EPILOG)
 register("compare", compare_command.compare, compare_command.EPILOG)

@@ -135,6 +135,26 @@ class Registry:
         return self.entry(name).fn(*context, **options)
 
 
+def options_help(kinds: typing.Iterable[str]) -> list[str]:
+    """One line per entry with options, ranges included: `optimizer sgd: lr float > 0 (0.05), ...`
+    (for --help; the same annotations the validator enforces)."""
+    from cnnlab.constraints import describe
+
+    lines = []
+    for kind in kinds:
+        table = registry(kind)
+        for name in table:
+            options = table.entry(name).options.values()
+            if options:
+                shown = ", ".join(f"{o.name} {describe(o.annotation)} ({_value(o.default)})" for o in options)
+                lines.append(f"{kind} {name}: {shown}")
+    return lines
+
+
+def _value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 @functools.cache
 def _adapter(annotation: Any) -> Any:
     """pydantic's validator for one option type (built once: building costs more than validating)."""

@@ -299,3 +299,12 @@ def test_option_ranges_read_as_text():
 
     assert [describe(t) for t in (Positive, Momentum, OpenFraction, Count)] == [
         "float > 0", "float in [0, 1)", "float in (0, 1)", "int >= 1"]
+
+
+def test_train_help_lists_every_option_range_from_the_registries(cli):
+    result = cli("train", "--help")
+    assert result.exit_code == 0
+    for line in ("optimizer sgd: lr float > 0 (0.05), momentum float in [0, 1) (0.9)",
+                 "scheduler onecycle: max_lr float > 0 (0.1), pct_start float in (0, 1) (0.25)",
+                 "norm group: num_groups int >= 1 (8), eps float > 0 (1e-05)"):
+        assert line in " ".join(result.stdout.split()), line

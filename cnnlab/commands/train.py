@@ -6,13 +6,24 @@ from pathlib import Path
 
 import typer
 
-EPILOG = "\n".join([
+EXAMPLES = [
     "[bold]Examples[/bold]",
     "cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3",
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
     "cnnlab train --resume runs/quickstart/20261127-061001-s0-eac7",
     "cnnlab train experiments/activations.yaml --resume",
-])
+]
+OPTION_KINDS = ("optimizer", "scheduler", "norm", "activation", "init", "augmentation")
+
+
+def epilog() -> str:
+    """The examples, then every named choice's options with their ranges (read from the registries
+    when --help is shown: the same annotations the spec is validated with)."""
+    from cnnlab.registry import options_help
+
+    return "\n".join([*EXAMPLES, "", "[bold]Options of named choices[/bold] (e.g. optimizer: {name: sgd, lr: 0.1})",
+                      *(line.replace("[", "\\[") for line in options_help(OPTION_KINDS))])
+
 
 def train(
     spec_file: Path = typer.Argument(None, metavar="EXP.yaml|RUN", show_default=False,
