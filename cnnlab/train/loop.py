@@ -220,6 +220,7 @@ class Trainer:
             if i < n_batches and (signum := self.stop()) is not None:
                 p.seconds = time.perf_counter() - start
                 self.save_last()
+                self.reporter.message(f"stopped at epoch {epoch}, step {i} of {n_batches}: in checkpoints/last.pt")
                 raise Interrupted(signum)
         self.train_seconds += time.perf_counter() - start  # the whole epoch, its part before a resume included
         self.train_images += p.seen
@@ -266,6 +267,7 @@ class Trainer:
             self.reporter.epoch_done(row)
             if self.epoch < t.epochs and (signum := self.stop()) is not None \
                     and not (t.patience is not None and self.since_best >= t.patience):
+                self.reporter.message(f"stopped after epoch {epoch}: in checkpoints/last.pt")
                 raise Interrupted(signum)
         return self.summarize(stopped_early, diverged)
 
