@@ -102,7 +102,8 @@ def make_run():
         for key, value in swept.items():
             raw = apply_override(raw, key, value)
         spec = resolve(raw)
-        store = RunStore.create(group.parent, group.name, f"run-{next(counter):04d}-s{seed}")
+        run_id = f"run-{next(counter):04d}-s{seed}"
+        store = RunStore.create(group.parent, group.name, lambda: run_id)
         store.write_yaml("spec.yaml", spec.resolved())
         val_acc = val_acc if val_acc is not None else [test_acc or 0.5] * 2
         rows = [MetricsRow(epoch=e, train_loss=1.0 / e, train_acc=0.5, val_loss=0.5, val_acc=acc, lr=0.1,
