@@ -169,7 +169,8 @@ def mark_abandoned(experiment: Path, pid: int, status: str, reason: str) -> Path
         if meta.status == "running" and meta.pid == pid:
             store = RunStore(meta_path.parent)
             store.remove_temp_files()
+            hint = f"; continue it with: cnnlab train --resume {store.path}" if status == "interrupted" else ""
             with contextlib.suppress(OSError, RecordError):
-                store.update_meta(status=status, ended=now_iso(), error=reason)
+                store.update_meta(status=status, ended=now_iso(), error=reason + hint)
             return store.path
     return None
