@@ -193,18 +193,22 @@ def _live(spec: Spec, store: RunStore, base_seconds: float, make_reporter: Calla
     """Train the opened run and record how it ended."""
     started = time.monotonic()
     trainer = None
+    ended: list[str] = []  # the status once recorded
 
     def finish(status: str, error: str | None = None) -> None:
         try:
             store.update_meta(status=status, ended=now_iso(), heartbeat=now_iso(), error=error,
                               duration_s=round(base_seconds + time.monotonic() - started, 3))
-        except OSError as err:  # the status cannot be written: the pid in meta.json will read as stale
-            print(f"cnnlab: cannot record that {store.path} {status}: {failure_reason(err)}", file=sys.stderr)
+            ended.append(status)
+        except (OSError, CnnlabError) as err:  # the status cannot be written: the pid in meta.json reads as stale
+            reason = failure_reason(err) if isinstance(err, OSError) else str(err)
+            print(f"cnnlab: cannot record that {store.path} {status}: {reason}", file=sys.stderr)
 
     def at_once(signum: int) -> None:
         store.remove_temp_files()
-        finish("interrupted", f"stopped at once by a second {signal.Signals(signum).name}; "
-                              f"{_resume_hint(store, 'last.pt holds the last checkpoint')}")
+        if not ended:  # a run that has ended keeps its status
+            finish("interrupted", f"stopped at once by a second {signal.Signals(signum).name}; "
+                                  f"{_resume_hint(store, 'last.pt holds the last checkpoint')}")
 
     with STOP.on_emergency(at_once), Heartbeat(store):
         try:
