@@ -353,3 +353,20 @@ def test_resume_refuses_a_completed_run_a_changed_result_and_a_spec_file(cli, ti
     assert result.exit_code == 2 and f"cnnlab train --resume {run}" in result.stderr
     result = cli("train", "--resume", tmp_path / "runs" / "tiny")
     assert result.exit_code == 2 and "an experiment folder, not a run" in result.stderr
+
+
+def test_resuming_a_run_from_anywhere_takes_its_claim_beside_it(cli, tiny_spec, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    assert cli("train", tiny_spec(), "--runs-dir", runs).exit_code == 0
+    run = only_run(runs)
+    meta = run / "meta.json"
+    meta.write_text(meta.read_text().replace('"completed"', '"interrupted"'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = cli("train", "--resume", run, "--set", "train.threads=1")
+    assert result.exit_code == 0, result.output
+    assert "resuming from epoch 2 of 2" in result.output and list(elsewhere.iterdir()) == []
+    resumed = json.loads(meta.read_text())
+    assert resumed["status"] == "completed" and resumed["resumptions"][0]["command"] == \
+        f"cnnlab train {run} --set train.threads=1 --resume"

@@ -196,6 +196,7 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
     """The work of `launch`, counted in `tally`."""
     if spec_file is None:
         raise UsageError("missing EXP.yaml (or, with --resume, a run directory)")
+    command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume)
     if is_run_dir(spec_file) or (resume and spec_file.is_dir()):
         if not resume:
             raise UsageError(f"{spec_file} is a run directory; to continue it: cnnlab train --resume {spec_file}")
@@ -205,6 +206,7 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
 
         spec = resume_spec(spec_file, overrides)
         runs, todo = [spec], [(spec, spec_file.resolve())]
+        runs_dir = spec_file.resolve().parent.parent  # runs/<name>/<run-id>: where its claim is taken
         tally.total = 1
         preflight(runs)
         check_available(spec.data)
@@ -216,14 +218,12 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
             print_dry_run(console, spec, runs)
             return
         tally.total = len(runs)
-        todo = _plan(console, tally, spec, runs, runs_dir, force, resume,
-                     command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume))
+        todo = _plan(console, tally, spec, runs, runs_dir, force, resume, command)
     if todo:
         if spec.train.device not in ("auto", "cpu"):  # a device that may not exist: say so before any run
             from cnnlab.train.device import resolve_device
 
             resolve_device(spec.train.device)
-        command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume)
         if jobs > 1 and len(todo) > 1:
             run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, force, tally, command)
         else:
