@@ -3,5 +3,5 @@ loop with its metrics, checkpoints (what an exact resume needs, loaded safely), 
 reporters.
 
 Torch-side. May import: cnnlab.data, cnnlab.models, cnnlab.shape, cnnlab.spec, cnnlab.rundir,
-cnnlab.util.
+cnnlab.util, cnnlab.errors.
 """
