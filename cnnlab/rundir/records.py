@@ -29,6 +29,7 @@ RESUMABLE: frozenset[str] = frozenset({"interrupted", "failed", "stale"})  # `cn
 # Counts, epochs, sizes: at most 2**53, the integers a float (a plot, a mean, JSON elsewhere) holds
 # exactly; a file that claims more is malformed, not a number to overflow on later.
 Count = Annotated[int, Field(ge=0, le=2**53)]
+Seed = Annotated[int, Field(ge=-(2**53), le=2**53)]  # older cnnlab versions allowed negative seeds
 
 
 class RecordError(CnnlabError):
@@ -72,7 +73,7 @@ class RunMeta(Record):
     started: str | None = None  # ISO 8601 with the local offset
     ended: str | None = None
     duration_s: float | None = None  # wall time from start to end
-    seed: Count | None = None
+    seed: Seed | None = None
     swept: dict[str, Any] = {}  # the sweep values that made this run (dotted key → value)
     device: str | None = None  # the torch device it trained on
     threads: Count | None = None  # CPU threads torch used
@@ -145,7 +146,7 @@ class SweepRecord(Record):
 
     name: str
     sweep: dict[str, list[Any]] = {}
-    seeds: list[Count] | None = None
+    seeds: list[Seed] | None = None
     description: str = ""  # what the experiment shows
     claims: list[str] = []  # what its runs should show (cnnlab.spec.claims)
     command: str | None = None  # the `cnnlab train` invocation that ran it last
