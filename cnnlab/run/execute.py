@@ -244,7 +244,7 @@ def _restore(trainer: Any, store: RunStore) -> None:
     path = store.file("checkpoints/last.pt")
     epoch = step = 0
     if path.exists():
-        trainer.restore(checkpoint.load(path, trainer.device))
+        trainer.restore(checkpoint.load(path, "cpu"))  # random states must stay CPU tensors; weights are copied over
         epoch, step = trainer.epoch, trainer.partial.step
     else:
         store.write_metrics([])
