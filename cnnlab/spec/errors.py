@@ -53,18 +53,22 @@ def format_validation_error(err: ValidationError) -> str:
     return f"{key or 'spec'}: {message}{more}"
 
 
-def _is_pydantic_branch(part: str) -> bool:
-    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`, the
-    class name of a section in a union: `NormalizeStats`)."""
-    return "[" in part or part.startswith(("function-", "is-instance")) or part in _SECTION_NAMES or \
-        part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none")
-
-
+_BRANCH = re.compile(r"[a-z][a-z-]*\[.*\]", re.DOTALL)  # function-after[...], literal['none','dataset'] ...
 _SECTION_NAMES = frozenset(cls.__name__ for cls in Section.__subclasses__())
 
 
+def _is_pydantic_branch(part: str) -> bool:
+    """Union/validator branch labels pydantic puts into error locations (`function-after[...]`, the
+    class name of a section in a union: `NormalizeStats`)."""
+    return bool(_BRANCH.fullmatch(part)) or part.startswith(("function-", "is-instance")) or \
+        part in _SECTION_NAMES or part in ("str", "int", "float", "bool", "list", "tuple", "dict", "none")
+
+
 def _key_path(error: dict) -> list[str | int]:
-    return [p for p in error["loc"] if not (isinstance(p, str) and _is_pydantic_branch(p))]
+    """The error's location as spec keys; an unknown key itself is kept whatever it looks like."""
+    loc = error["loc"]
+    own_key = len(loc) - 1 if error["type"] == "extra_forbidden" else None
+    return [p for i, p in enumerate(loc) if i == own_key or not (isinstance(p, str) and _is_pydantic_branch(p))]
 
 
 def _most_specific(errors: list[dict]) -> dict:
