@@ -366,7 +366,7 @@ def test_resuming_a_run_from_anywhere_takes_its_claim_beside_it(cli, tiny_spec, 
     monkeypatch.chdir(elsewhere)
     result = cli("train", "--resume", run, "--set", "train.threads=1")
     assert result.exit_code == 0, result.output
-    assert "resuming from epoch 2 of 2" in result.output and list(elsewhere.iterdir()) == []
+    assert "resuming after epoch 2 of 2" in result.output and list(elsewhere.iterdir()) == []
     resumed = json.loads(meta.read_text())
     assert resumed["status"] == "completed" and resumed["resumptions"][0]["command"] == \
         f"cnnlab train {run} --set train.threads=1 --resume"

@@ -251,8 +251,9 @@ def _restore(trainer: Any, store: RunStore) -> None:
     meta = store.read_meta()
     last = meta.resumptions[-1].model_copy(update={"epoch": epoch, "step": step})
     store.update_meta(resumptions=[*meta.resumptions[:-1], last])
-    trainer.reporter.message(f"resuming from epoch {epoch}" + (f", step {step}" if step else "") +
-                             f" of {trainer.train_spec.epochs}")
+    epochs = trainer.train_spec.epochs
+    trainer.reporter.message(f"resuming epoch {epoch + 1} of {epochs} at step {step}" if step else
+                             f"resuming after epoch {epoch} of {epochs}")
 
 
 def _position(trainer: Any) -> str:
