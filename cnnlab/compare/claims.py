@@ -121,11 +121,11 @@ def check(claim: Claim, runs: Sequence[Run], sweep: dict[str, list[Any]]) -> Cla
     holding = sum((left.by_seed[s] > right.by_seed[s]) == (claim.op == ">") and left.by_seed[s] != right.by_seed[s]
                   for s in shared)
     if p < ALPHA:
-        verdict, reason = "holds", f"p = {p:.2g} < {ALPHA}"
+        verdict, reason = "holds", f"p = {p:.3g} < {ALPHA}"
     elif p_opposite < ALPHA:
-        verdict, reason = "fails", f"the opposite holds (p = {p_opposite:.2g})"
+        verdict, reason = "fails", f"the opposite holds (p = {p_opposite:.3g})"
     else:
-        verdict, reason = "inconclusive", f"p = {p:.2g} ≥ {ALPHA}"
+        verdict, reason = "inconclusive", f"p = {p:.3g} ≥ {ALPHA}"
     return ClaimResult(claim, verdict, left, right, reason, p, seeds_holding=(holding, len(shared)))
 
 
@@ -137,12 +137,12 @@ def _check_equivalent(claim: Claim, left: Figures, right: Figures, a: list[float
     holding = sum(abs(left.by_seed[s] - right.by_seed[s]) <= margin for s in shared)
     common = {"p_value": p, "seeds_holding": (holding, len(shared))}
     if p < ALPHA:
-        return ClaimResult(claim, "holds", left, right, f"within ±{margin:.0%}: p = {p:.2g} < {ALPHA}", **common)
+        return ClaimResult(claim, "holds", left, right, f"within ±{margin:.0%}: p = {p:.3g} < {ALPHA}", **common)
     if beyond < ALPHA:
-        return ClaimResult(claim, "fails", left, right, f"they differ by more than {margin:.0%} (p = {beyond:.2g})",
+        return ClaimResult(claim, "fails", left, right, f"they differ by more than {margin:.0%} (p = {beyond:.3g})",
                            **common)
     return ClaimResult(claim, "inconclusive", left, right, f"equivalence within ±{margin:.0%} unproven "
-                       f"(p = {p:.2g} ≥ {ALPHA})", **common)
+                       f"(p = {p:.3g} ≥ {ALPHA})", **common)
 
 
 def _check_chance(claim: Claim, left: Figures, chance: float | None) -> ClaimResult:
