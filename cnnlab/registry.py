@@ -174,6 +174,7 @@ LOCATIONS = {
     "augmentation": "cnnlab.data.augment:AUGMENTATIONS",
     "optimizer": "cnnlab.train.optim:OPTIMIZERS",
     "scheduler": "cnnlab.train.optim:SCHEDULERS",
+    "head": "cnnlab.train.heads:HEADS",
 }
 
 

@@ -19,7 +19,7 @@ from cnnlab.shape.plan import build_plan
 from cnnlab.spec import SpecError
 from cnnlab.train import checkpoint as checkpoints
 from cnnlab.train.device import resolve_device, uses_channels_last
-from cnnlab.train.loop import Head
+from cnnlab.train.heads import HEADS
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def evaluate_run(run: Path, split: str, checkpoint: str, device: str) -> Evaluat
     channels_last = uses_channels_last(spec.train.channels_last, plan)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    head = Head(binary=spec.model.head == "sigmoid")
-    k = 2 if head.binary else data.info.num_classes
+    head = HEADS.build(spec.model.head, data.info.num_classes)
+    k = data.info.num_classes
     confusion = torch.zeros(k * k, dtype=torch.int64, device=dev)
     model.eval()
     with torch.inference_mode():

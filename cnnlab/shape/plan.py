@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from cnnlab.registry import registry
 from cnnlab.shape.layers import (
     Activation,
     Conv,
@@ -96,13 +97,11 @@ def build_plan(model: ModelSpec, info: ModelInput) -> Plan:
 
 
 def head_outputs(model: ModelSpec, info: ModelInput) -> int:
-    """Softmax: one logit per class. Sigmoid: one logit, for exactly two classes."""
-    if model.head == "softmax":
-        return info.num_classes
-    if info.num_classes != 2:
-        raise SpecError(f"model.head: sigmoid is the binary output (one logit) but the dataset has "
-                        f"{info.num_classes} classes; use head: softmax")
-    return 1
+    """The logits of the output layer, as the head registry says (softmax: one per class, sigmoid: one)."""
+    try:
+        return registry("head").build(model.head, info.num_classes).outputs
+    except ValueError as err:
+        raise SpecError(f"model.head: {err}") from None
 
 
 def check_batch_statistics(plan: Plan, info: ModelInput, batch_size: int) -> None:

@@ -22,14 +22,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from cnnlab.registry import did_you_mean
 from cnnlab.rundir.records import MetricsRow, RunSummary
 
+
+def _numeric(annotation: Any) -> bool:
+    """float, int or an Annotated/Optional form of them (not bool)."""
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (list, dict, tuple):
+        return False
+    return any(_numeric(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
 # Figures of a whole run, and per-epoch figures (metrics.csv) that need "at epoch N".
-RUN_METRICS = tuple(name for name, field in RunSummary.model_fields.items()
-                    if field.annotation in (float | None, int | None))
+RUN_METRICS = tuple(name for name, field in RunSummary.model_fields.items() if _numeric(field.annotation))
 EPOCH_METRICS = tuple(name for name in MetricsRow.model_fields if name.startswith(("val_", "train_")))
 
 _CLAIM = re.compile(

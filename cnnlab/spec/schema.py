@@ -121,6 +121,7 @@ Threads = Annotated[int, Field(strict=True, ge=1, le=MAX_THREADS)]
 
 BiasInit = Annotated[Choice, _in("init"), AfterValidator(lambda c: _bias_scheme(c))]
 PresetName = Annotated[str, AfterValidator(lambda v: _registered("preset", v))]
+HeadName = Annotated[str, AfterValidator(lambda v: _registered("head", v))]
 
 
 class Section(BaseModel):
@@ -215,7 +216,7 @@ class ModelSpec(Section):
     global_pool: bool = False  # global average pooling instead of flattening before the fc layers
     fc: list[PositiveInt] = [128]  # hidden fully-connected widths
     dropout: Fraction = 0.0  # dropout probability before every fully-connected layer
-    head: Literal["softmax", "sigmoid"] = "softmax"  # softmax: C logits + cross-entropy; sigmoid: 1 logit + BCE
+    head: HeadName = "softmax"  # softmax (C logits) | sigmoid (1 logit, 2 classes) | sigmoid_ovr (1 per class)
 
 
 class NormalizeStats(Section):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 
 from cnnlab.data.pipeline import Batches, Data, load_data
 from cnnlab.errors import Interrupted
@@ -27,6 +26,7 @@ from cnnlab.shape.plan import build_plan
 from cnnlab.spec import Spec
 from cnnlab.train import checkpoint
 from cnnlab.train.device import resolve_device, seed_everything, uses_channels_last
+from cnnlab.train.heads import HEADS, Head
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
 
@@ -37,24 +37,6 @@ class Reporter(Protocol):
     def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None: ...
     def epoch_done(self, row: MetricsRow) -> None: ...
     def message(self, text: str) -> None: ...
-
-
-@dataclass
-class Head:
-    """The two output layers of the lecture: softmax over C logits, or one sigmoid logit."""
-
-    binary: bool
-
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        if self.binary:
-            return F.binary_cross_entropy_with_logits(logits.squeeze(1), labels.float(), reduction=reduction)
-        return F.cross_entropy(logits, labels, reduction=reduction)
-
-    def predict(self, logits: torch.Tensor) -> torch.Tensor:
-        return (logits.squeeze(1) > 0).long() if self.binary else logits.argmax(1)
-
-    def correct(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return (self.predict(logits) == labels).sum()
 
 
 def evaluate(model, batches: Batches, head: Head) -> tuple[float, float]:
@@ -123,7 +105,7 @@ class Trainer:
         channels_last = uses_channels_last(t.channels_last, self.plan)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.head = Head(binary=spec.model.head == "sigmoid")
+        self.head = HEADS.build(spec.model.head, self.data.info.num_classes)
         self.train_batches = Batches(self.data.train, self.data.normalizer, t.batch_size, channels_last)
         self.val_batches = (Batches(self.data.val, self.data.normalizer, t.batch_size, channels_last)
                             if self.data.val is not None else None)
