@@ -84,9 +84,9 @@ def shape(
     MACs are multiply-accumulates (FLOPs ≈ 2·MACs); the receptive field r and jump j are in input
     pixels, padding included.
     """
-    from rich.console import Console
+    from cnnlab.util.terminal import make_console
 
-    console = Console(highlight=False, soft_wrap=fmt != "table")
+    console = make_console()
     calculator = dict(size=size, kernel=kernel, stride=stride, padding=padding, pool=pool, ceil=ceil,
                       solve=solve, want=want, dilation=None if dilation == 1 else dilation)
     if size is not None or solve is not None or want is not None:
@@ -114,10 +114,16 @@ def shape(
         if not targets or len(targets) > 1:
             raise UsageError("give one spec file, or --input CxHxW with layers, or --size for one window (see --help)")
         items = spec_analyses(Path(targets[0]), overrides or [], run)
+    from cnnlab.shape.advice import distinct, layer_warnings
     from cnnlab.shape.report import format_analyses, layer_table
+    from cnnlab.util.table import print_table
 
     if fmt == "table":
-        for title, analysis in items:
-            console.print(layer_table(analysis, title, explain, width=console.width))
+        for i, (title, analysis) in enumerate(items):
+            if i:
+                console.print()
+            print_table(layer_table(analysis, title, explain), console)
     else:
         sys.stdout.write(format_analyses(items, fmt))
+    for text in distinct(w for _, analysis in items for w in layer_warnings(analysis)):
+        typer.echo(f"warning: {text}", err=True)

@@ -197,6 +197,72 @@ KINDS: dict[str, LayerKind] = {
 """The layer syntax, one entry per KIND; `--help` and error messages list it from here."""
 
 
+# ---------------------------------------------------------------- a layer written back in the syntax
+
+
+def _size(value: tuple[int, int]) -> str:
+    return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+
+
+def _written(options: list[tuple[str, tuple[int, int], tuple[int, int]]]) -> str:
+    """`,kK,sS ...` for the (letter, value, default) options whose value is not the default."""
+    return "".join(f",{letter}{_size(value)}" for letter, value, default in options if value != default)
+
+
+def _conv_syntax(layer: Conv) -> str:
+    padding = f",p{layer.padding}" if isinstance(layer.padding, str) else _written([("p", layer.padding, (0, 0))])
+    options = _written([("k", layer.kernel_size, (0, 0)), ("s", layer.stride, (1, 1))]) + padding
+    options += _written([("d", layer.dilation, (1, 1))]) + (f",g{layer.groups}" if layer.groups != 1 else "")
+    return f"conv:{layer.out_channels}{options}{'' if layer.bias else ',nobias'}"
+
+
+def _conv_transpose_syntax(layer: ConvTranspose) -> str:
+    options = _written([("k", layer.kernel_size, (0, 0)), ("s", layer.stride, (1, 1)), ("p", layer.padding, (0, 0)),
+                        ("op", layer.output_padding, (0, 0)), ("d", layer.dilation, (1, 1))])
+    options += f",g{layer.groups}" if layer.groups != 1 else ""
+    return f"convt:{layer.out_channels}{options}{'' if layer.bias else ',nobias'}"
+
+
+def _pool_syntax(layer: Pool) -> str:
+    options = _written([("k", layer.kernel_size, (0, 0)), ("s", layer.stride, layer.kernel_size),
+                        ("p", layer.padding, (0, 0)), ("d", layer.dilation, (1, 1))])
+    return f"pool:{layer.kind}{options}{',ceil' if layer.ceil_mode else ''}"
+
+
+def _choice_syntax(kind: str, prefix: str, name: str, options: tuple) -> str:
+    """`act:leaky_relu,negative_slope=0.2`: the options that differ from the registry's defaults."""
+    defaults = registry(kind).entry(name).options
+    return ",".join([f"{prefix}:{name}", *(f"{k}={v}" for k, v in options
+                                           if k not in defaults or defaults[k].default != v)])
+
+
+def _norm_syntax(layer: Norm) -> str | None:
+    if not layer.affine:
+        return None  # the syntax has no way to say it
+    written = _choice_syntax("norm", "norm", layer.kind, layer.options)
+    return "bn" if written == "norm:batch" else written
+
+
+SYNTAX: dict[type, Callable[[Any], str | None]] = {
+    Conv: _conv_syntax,
+    ConvTranspose: _conv_transpose_syntax,
+    Pool: _pool_syntax,
+    GlobalAvgPool: lambda layer: "gap",
+    Flatten: lambda layer: "flatten",
+    Linear: lambda layer: f"fc:{layer.out_features}{'' if layer.bias else ',nobias'}",
+    Norm: _norm_syntax,
+    Activation: lambda layer: _choice_syntax("activation", "act", layer.kind, layer.options),
+    Dropout: lambda layer: f"dropout:{layer.p!r}",
+}
+
+
+def layer_syntax(layer: Layer) -> str | None:
+    """`layer` written in the syntax above ('conv:16,k3,psame', 'pool:max,k2'), which parses back to
+    the same layer for the input it had; None for a layer the syntax cannot write."""
+    write = SYNTAX.get(type(layer))
+    return write(layer) if write else None
+
+
 def syntax_help() -> str:
     """One line per kind: its usage."""
     return "\n".join(kind.usage for kind in KINDS.values())

@@ -1,4 +1,4 @@
-"""An Analysis as a Rich table, JSON, CSV or Markdown: one row per layer, totals per image.
+"""An Analysis as a table for people, JSON, CSV or Markdown: one row per layer, totals per image.
 
 `layer_table` is shared by `cnnlab shape` and `cnnlab train --dry-run`; `format_analyses` gives the
 same rows as text for files and other programs. Nothing here imports torch.
@@ -11,11 +11,7 @@ import io
 import json
 from collections.abc import Callable
 
-from rich import box
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
-
+from cnnlab.shape.adhoc import layer_syntax
 from cnnlab.shape.analysis import Analysis, ReceptiveField, Row
 from cnnlab.shape.layers import (
     Activation,
@@ -33,6 +29,7 @@ from cnnlab.shape.layers import (
     shape_text,
 )
 from cnnlab.shape.rules import MACS_CONVENTION
+from cnnlab.util.table import Column, Step, TextTable
 from cnnlab.util.text import binary_size, markdown_table, si
 
 FIELD_CONVENTION = (
@@ -130,10 +127,21 @@ def totals_line(analysis: Analysis) -> str:
     )
 
 
-# ---------------------------------------------------------------- the Rich table
+# ---------------------------------------------------------------- the table for people
 
 DISPLAY_COLUMNS = ("layer", "type", "output", "params", "MACs", "RF", "jump", "centre", "sees")
-NARROW_DROP_ORDER = ("sees", "centre", "jump")  # given up, in this order, when a table is too wide
+# How a table too wide for its terminal narrows, step by step: the least needed columns go first; the
+# layer descriptions switch to the layer syntax of `cnnlab shape --input` (one line, never wrapped).
+NARROWING: tuple[Step, ...] = (
+    ("drop", "sees"), ("drop", "centre"), ("drop", "jump"), ("compact", "type"), ("compact", "RF"),
+    ("drop", "MACs"), ("drop", "RF"),
+)
+COLUMN_NOTES = {
+    "RF": "RF: receptive field r in input pixels (padding included)",
+    "jump": "jump j: input pixels between neighbouring units",
+    "centre": "centre: where unit 0's field is centred",
+    "sees": "sees: share of the image inside one unit's field",
+}
 
 
 def display_cells(row: Row, image: Pair | None) -> list[str]:
@@ -145,56 +153,35 @@ def display_cells(row: Row, image: Pair | None) -> list[str]:
     ]
 
 
-def layer_table(
-    analysis: Analysis, title: str | None = None, explain: bool = False, width: int | None = None
-) -> Table:
-    """One row per layer (output, params, MACs, receptive field), a totals footer and the conventions.
-
-    Numbers never wrap; layer descriptions and formulas do. With `width` (the console's), the
-    columns of NARROW_DROP_ORDER are left out one by one until the table fits.
-    """
-    dropped: list[str] = []
-    table = _layer_table(analysis, title, explain, dropped)
-    while width is not None and len(dropped) < len(NARROW_DROP_ORDER) and _narrowest(table) > width:
-        dropped.append(NARROW_DROP_ORDER[len(dropped)])
-        table = _layer_table(analysis, title, explain, dropped)
-    return table
-
-
-def _narrowest(table: Table) -> int:
-    console = Console(width=100_000)
-    return Measurement.get(console, console.options, table).minimum
-
-
-def _layer_table(analysis: Analysis, title: str | None, explain: bool, dropped: list[str]) -> Table:
-    table = Table(
-        title=title or f"input {shape_text(analysis.input_shape)}",
-        box=box.SIMPLE_HEAD,
-        show_footer=True,
-        caption=f"{totals_line(analysis)}.\n{MACS_CONVENTION}.\n{FIELD_CONVENTION}.",
-        caption_justify="left",
-    )
-    footers = {
-        "layer": "total", "output": binary_size(analysis.activation_bytes), "params": f"{analysis.params:,}",
-        "MACs": si(analysis.macs),
+def layer_table(analysis: Analysis, title: str | None = None, explain: bool = False) -> TextTable:
+    """One row per layer (output, params, MACs, receptive field), a totals footer and the conventions;
+    with `explain`, each row's formula beneath it. Printed with `cnnlab.util.table.print_table`, it
+    fits the terminal by the NARROWING steps and never cuts a number."""
+    rows = [display_cells(row, analysis.image) for row in analysis.rows]
+    footers = {"layer": "total", "output": binary_size(analysis.activation_bytes), "params": f"{analysis.params:,}",
+               "MACs": si(analysis.macs)}
+    compact = {
+        "type": [layer_syntax(row.layer) or describe(row.layer) for row in analysis.rows],
+        "RF": ["all" if row.field is not None and row.field.whole_input else cells[5]
+               for row, cells in zip(analysis.rows, rows, strict=True)],
     }
-    shown = [i for i, header in enumerate(DISPLAY_COLUMNS) if header not in dropped]
-    for i in shown:
-        header = DISPLAY_COLUMNS[i]
-        if header == "type":
-            table.add_column(header, min_width=8, overflow="fold")
-        else:
-            justify = "left" if header == "layer" else "right"
-            table.add_column(header, footer=footers.get(header, ""), justify=justify, no_wrap=True)
-    if explain:
-        table.add_column("formula", min_width=20, overflow="fold")
-    for row in analysis.rows:
-        cells = display_cells(row, analysis.image)
-        values = [cells[i] for i in shown]
-        if explain:
-            values.append("\n".join(row.formulas) or "same shape")
-        table.add_row(*values)
-    return table
+    compact_notes = {"type": "type: in the layer syntax of cnnlab shape --input (see cnnlab shape --help)",
+                     "RF": "RF all: the whole input"}
+    columns = [
+        Column(header, [cells[i] for cells in rows], align="left" if header in ("layer", "type") else "right",
+               footer=footers.get(header, ""), compact=compact.get(header), note=COLUMN_NOTES.get(header, ""),
+               compact_note=compact_notes.get(header, ""))
+        for i, header in enumerate(DISPLAY_COLUMNS)
+    ]
+    under = [list(row.formulas) for row in analysis.rows] if explain else []
+    return TextTable(
+        columns,
+        title=title or f"input {shape_text(analysis.input_shape)}",
+        notes=[f"{totals_line(analysis)}.", f"{MACS_CONVENTION}."],
+        narrowing=NARROWING,
+        under=under,
+        left_out_hint=" (--format csv has every column)",
+    )
 
 
 # ---------------------------------------------------------------- text formats

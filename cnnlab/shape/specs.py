@@ -68,9 +68,9 @@ def architecture_title(name: str, runs: list, arch: Architecture) -> str:
     title = f"{name}: model for {shape_text(arch.input_shape)} inputs, {arch.num_classes} classes"
     if len(runs) == 1:
         return title
-    swept = [runs[i].swept for i in arch.runs]
-    common = {k: v for k, v in swept[0].items() if all(s.get(k) == v for s in swept)}
-    settings = "".join(f", {k}={v}" for k, v in common.items())
+    swept = [runs[i].labels for i in arch.runs]
+    common = [label for label in swept[0].values() if all(label in s.values() for s in swept)]
+    settings = "".join(f", {label}" for label in common)
     which = f"run{'s' if len(arch.runs) > 1 else ''} {_index_ranges(arch.runs)} of {len(runs)}"
     return f"{title} ({which}{settings})"
 

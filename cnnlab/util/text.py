@@ -1,9 +1,9 @@
-"""Numbers and tables for people: one SI formatter, one byte-size formatter, plurals, durations and
-one Markdown table writer, shared by every command that prints them."""
+"""Numbers and tables for people: one SI formatter, one byte-size formatter, plurals, durations, one
+Markdown table writer and short names for dotted keys, shared by every command that prints them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
@@ -38,6 +38,14 @@ def duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+def ago(seconds: float) -> str:
+    """A coarse age: '42s', '5m', '3h', '2d'."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(int(seconds), 0)}s"
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
                    right: Sequence[bool] | None = None) -> str:
     """A GitHub-flavoured pipe table; `right[i]` right-aligns column i. Pipes inside cells are escaped."""
@@ -55,3 +63,21 @@ def short_repr(value: object, limit: int = 60) -> str:
     document (a list of thousands, or what an alias expanded to)."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit - 1]}…"
+
+
+def key_labels(keys: Iterable[str]) -> dict[str, str]:
+    """Each dotted key → its shortest tail that no other of `keys` ends with: model.activation →
+    activation, model.conv[0].stride → stride (conv[0].stride beside model.conv[1].stride),
+    len(model.conv) → len(conv)."""
+    keys = list(keys)
+    inner = {key: key[4:-1] if key.startswith("len(") and key.endswith(")") else key for key in keys}
+    out = {}
+    for key in keys:
+        parts = inner[key].split(".")
+        for n in range(1, len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if not any(other != key and (inner[other] == tail or inner[other].endswith("." + tail))
+                       and (other == inner[other]) == (key == inner[key]) for other in keys):
+                break
+        out[key] = tail if key == inner[key] else f"len({tail})"
+    return out
