@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.spec.errors import SpecError
+from cnnlab.spec.labels import labels
 from cnnlab.spec.overrides import apply_override, parse_override
 from cnnlab.spec.resolve import resolve
-from cnnlab.spec.schema import Spec
+from cnnlab.spec.schema import EXPERIMENT_KEYS, Spec
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 
@@ -37,7 +38,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def load_spec(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
     """Read, override (`key.path=value`) and validate an experiment spec."""
     raw = read_yaml(Path(path))
+    configuring = {}
     for item in overrides:
         key, value = parse_override(item)
         raw = apply_override(raw, key, value)
-    return resolve(raw)
+        if key.partition(".")[0].partition("[")[0] not in NOT_CONFIGURING:
+            configuring[key] = value
+    spec = resolve(raw)
+    spec._set_labels = labels({k: v for k, v in configuring.items() if k not in spec.sweep})
+    return spec
+
+
+# --set keys that choose which runs there are or where they go, not how one trains: not in run ids.
+NOT_CONFIGURING = frozenset({"name", "seed", *EXPERIMENT_KEYS})

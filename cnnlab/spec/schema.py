@@ -295,6 +295,8 @@ class Spec(Section):
     claims: list[str] = []  # what the runs should show, checked by `cnnlab report`; see cnnlab/spec/claims.py
 
     _swept: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _labels: dict[str, str] = PrivateAttr(default_factory=dict)  # swept key → "key=value" (spec.labels)
+    _set_labels: dict[str, str] = PrivateAttr(default_factory=dict)  # --set key → "key=value"
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)  # as written + overrides, for sweeps
 
     @model_validator(mode="after")
@@ -326,6 +328,25 @@ class Spec(Section):
     def swept(self) -> dict[str, Any]:
         """The sweep values (dotted key → value) that made this run from its experiment."""
         return self._swept
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """How this run's swept values read (`activation=relu`, `conv=#2[16,32]`): its headers and id."""
+        return self._labels
+
+    @property
+    def set_labels(self) -> dict[str, str]:
+        """How the `--set` overrides that configure this run read (`init=zeros`): part of its run id."""
+        return self._set_labels
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this run one of its experiment beyond its resolved spec (swept values and their
+        labels, --set labels): for a process that rebuilds it with `with_identity`."""
+        return {"swept": self._swept, "labels": self._labels, "set_labels": self._set_labels}
+
+    def with_identity(self, identity: dict[str, Any]) -> Spec:
+        self._swept, self._labels, self._set_labels = identity["swept"], identity["labels"], identity["set_labels"]
+        return self
 
     def resolved(self) -> dict[str, Any]:
         """The fully resolved spec of one run as plain data (what spec.yaml holds)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 from cnnlab.spec.errors import SpecError
+from cnnlab.spec.labels import labels, value_label
 from cnnlab.spec.overrides import apply_override
 from cnnlab.spec.resolve import resolve
 from cnnlab.spec.schema import EXPERIMENT_KEYS, Spec
@@ -19,8 +20,9 @@ def expand_runs(spec: Spec) -> list[Spec]:
     seeds = spec.seeds if spec.seeds else [spec.seed]
     base = {k: v for k, v in spec._raw.items() if k not in EXPERIMENT_KEYS}
     runs = []
-    for values in itertools.product(*(spec.sweep[k] for k in keys)):
-        combo = dict(zip(keys, values, strict=True))
+    for indices in itertools.product(*(range(len(spec.sweep[k])) for k in keys)):
+        index = dict(zip(keys, indices, strict=True))
+        combo = {k: spec.sweep[k][i] for k, i in index.items()}
         for seed in seeds:
             try:
                 run_raw = {**base, "seed": seed}
@@ -28,9 +30,9 @@ def expand_runs(spec: Spec) -> list[Spec]:
                     run_raw = apply_override(run_raw, key, value)
                 run = resolve(run_raw)
             except SpecError as err:
-                shown = ", ".join(f"{k}={v}" for k, v in combo.items())
+                shown = ", ".join(f"{k}={value_label(v, index[k])}" for k, v in combo.items())
                 raise SpecError(f"sweep combination {shown}: {err}") from None
-            run._swept = combo
+            run._swept, run._labels, run._set_labels = combo, labels(combo, index), spec.set_labels
             runs.append(run)
     return runs
 
