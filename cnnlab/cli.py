@@ -18,6 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 from cnnlab import __version__
 from cnnlab.commands import compare as compare_command
 from cnnlab.commands import eval as eval_command
+from cnnlab.commands import ls as ls_command
 from cnnlab.commands import report as report_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
@@ -111,6 +112,7 @@ register("shape", shape_command.shape, shape_command.EPILOG)
 register("eval", eval_command.evaluate, eval_command.EPILOG)
 register("compare", compare_command.compare, compare_command.EPILOG)
 register("report", report_command.report, report_command.EPILOG)
+register("ls", ls_command.ls, ls_command.EPILOG)
 
 
 def main() -> None:

@@ -72,7 +72,8 @@ def build_comparison(
     matched = len(rows)
     rows = rows[:top] if top else rows
     shown_runs = [run for row in rows for run in row.runs]
-    preferred = tuple(dict.fromkeys(k for run in shown_runs if run.sweep for k in run.sweep.keys))
+    # The experiment's name first (it shows only when runs of several are mixed), then the swept keys.
+    preferred = tuple(dict.fromkeys(["name", *(k for run in shown_runs if run.sweep for k in run.sweep.keys)]))
     return Comparison(
         title=_title(shown_runs, rows, aggregated, matched, where),
         rows=rows,

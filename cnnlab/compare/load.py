@@ -33,7 +33,7 @@ from cnnlab.rundir.records import (
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 RUN_MARKERS = ("meta.json", "spec.yaml")  # a directory holding either is a run directory
-IDENTITY_KEYS = frozenset({"name", "seed"})  # they name a run, they do not configure it
+IDENTITY_KEYS = frozenset({"seed"})  # runs that differ only in it are one configuration (of one experiment)
 STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "stale", "failed", "unknown")
 MISSING = object()  # a key a run's spec does not have (differs from an explicit null)
 

@@ -6,20 +6,22 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any, TextIO
 
-from rich.cells import cell_len
 from rich.console import Console
-from rich.text import Text
 
 from cnnlab.compare.build import Comparison
 from cnnlab.compare.load import MISSING
 from cnnlab.compare.metrics import METRICS
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.rows import Row, Stat
-from cnnlab.util.text import duration, markdown_table, si
+from cnnlab.rundir.ids import undated
+from cnnlab.util.table import Column, TextTable, print_table
+from cnnlab.util.terminal import UNLIMITED, make_console
+from cnnlab.util.text import duration, key_labels, markdown_table, si
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24  # longer histories are averaged down to this many characters
@@ -27,6 +29,7 @@ SPARK_WIDTH = 24  # longer histories are averaged down to this many characters
 NARROW_DROP_ORDER = (
     "images_per_second", "macs", "train_seconds", "epochs", "params", "final_val_acc", "curve", "status"
 )
+LAST_DROPPED = ("final_train_loss", "best_val_acc")  # after keys are shortened, if still too wide
 STATUS_STYLES = {
     "completed": "green",
     "diverged": "magenta",
@@ -135,77 +138,49 @@ def _right_aligned(column: str) -> bool:
 
 
 def render_table(comparison: Comparison, stream: TextIO) -> None:
-    """Aligned columns under a rule, one line per row (so it pages and greps well); on a terminal the
-    best value of each accuracy/loss column in bold green and statuses in colour.
+    """Aligned columns under a rule, one line per row (so it pages and greps well), fitted to the
+    terminal (cnnlab.util.table); on a terminal the best value of each accuracy/loss column in bold
+    green and statuses in colour."""
+    console = make_console() if stream is sys.stdout else Console(file=stream, highlight=False, width=UNLIMITED)
+    print_table(comparison_table(comparison), console)
 
-    Drawn by hand rather than with rich.table, which takes about a millisecond a row: too slow
-    for a thousand runs."""
-    console = Console(file=stream, highlight=False)
+
+def comparison_table(comparison: Comparison) -> TextTable:
+    """The comparison as a TextTable: its columns, and how it narrows for a narrow terminal (least
+    needed metrics out first; never status while some run did not complete; spec keys by their
+    shortest unique tail; run ids without their date and time)."""
     columns, headers, cells = text_table(comparison)
-    widths = [max(cell_len(t) for t in [headers[i], *(row[i] for row in cells)]) for i in range(len(columns))]
-    keep, hidden = list(range(len(columns))), []
-    if console.is_terminal and not comparison.columns_chosen:
-        keep, hidden = _fit(comparison, columns, headers, widths, console.width)
-    aligns = {i: "right" if _right_aligned(columns[i]) else "" if i == keep[-1] else "left" for i in keep}
-
-    def padded(texts: Sequence[str]) -> list[str]:
-        return [_pad(texts[i], widths[i], aligns[i]) for i in keep]
-
-    what = "mean ± std over seeds" if comparison.aggregated else "one row per run"
-    caption = f"{what}; accuracies in %"
-    if hidden:
-        caption += f"\nleft out to fit the terminal: {', '.join(hidden)} (see --metrics)"
-    header = GAP.join(padded(headers))
-    pieces = [padded(texts) for texts in cells]
-    rule = "─" * cell_len(header)
-    if not console.is_terminal:  # no colours to draw: plain text, skipping Rich's work per cell
-        lines = [comparison.title, "", header, rule, *(GAP.join(p) for p in pieces), caption]
-        stream.write("\n".join(lines) + "\n")
-        return
-    out = Text()
-    out.append(f"{comparison.title}\n\n", style="bold")
-    out.append(header + "\n", style="bold")
-    out.append(rule + "\n")
     best = {c: _best_mean(comparison.rows, c) for c in columns if c in METRICS and METRICS[c].better}
-    for row, texts, row_pieces in zip(comparison.rows, cells, pieces, strict=True):
-        line = Text(GAP.join(row_pieces))
-        start = 0
-        for i, piece in zip(keep, row_pieces, strict=True):
-            text_at = start + (len(piece) - len(texts[i]) if aligns[i] == "right" else 0)
-            for begin, end, style in _styles(comparison, row, columns[i], texts[i], best):
-                line.stylize(style, text_at + begin, text_at + end)
-            start += len(piece) + len(GAP)
-        out.append_text(line)
-        out.append("\n")
-    out.append(caption + "\n", style="dim")
-    console.print(out, soft_wrap=True, end="")
+    short = key_labels(comparison.keys)
+
+    def styler(column: str):
+        def style(i: int, text: str) -> list[tuple[int, int, str]]:
+            return _styles(comparison, comparison.rows[i], column, text, best)
+        return style
+
+    table_columns = []
+    for i, column in enumerate(columns):
+        texts = [row[i] for row in cells]
+        compact, compact_header, note = None, None, ""
+        if column in comparison.keys and short[column] != column:
+            compact, compact_header = texts, short[column]
+        elif column == "run":
+            compact, note = [undated(t) for t in texts], "run: its id without the date and time"
+        table_columns.append(Column(headers[i], texts, "right" if _right_aligned(column) else "left", name=column,
+                                    compact=compact, compact_header=compact_header, compact_note=note,
+                                    style=styler(column)))
+    what = "mean ± std over seeds" if comparison.aggregated else "one row per run"
+    return TextTable(table_columns, title=comparison.title, notes=[f"{what}; accuracies in %"],
+                     narrowing=[] if comparison.columns_chosen else _narrowing(comparison, columns),
+                     left_out_hint=" (see --metrics)")
 
 
-def _fit(
-    comparison: Comparison, columns: list[str], headers: list[str], widths: list[int], room: int
-) -> tuple[list[int], list[str]]:
-    """The columns (indices) that fit in `room` cells, leaving out those least needed to tell
-    configurations apart first (never status while some run did not complete); and the headers
-    of those left out."""
-    keep, hidden = list(range(len(columns))), []
+def _narrowing(comparison: Comparison, columns: list[str]) -> list[tuple[str, str]]:
     troubled = any(run.status != "completed" for run in comparison.runs)
-    for drop in NARROW_DROP_ORDER:
-        if sum(widths[i] for i in keep) + len(GAP) * (len(keep) - 1) <= room:
-            break
-        if drop in columns and not (troubled and drop == "status"):
-            keep.remove(columns.index(drop))
-            hidden.append(headers[columns.index(drop)])
-    return keep, hidden
-
-
-GAP = "  "  # between columns
-
-
-def _pad(text: str, width: int, align: str) -> str:
-    """`text` padded to `width` terminal cells on its left ("right"), its right ("left"), or not
-    at all ("": the last column, so that lines carry no trailing blanks)."""
-    pad = " " * (width - cell_len(text)) if align else ""
-    return pad + text if align == "right" else text + pad
+    steps: list[tuple[str, str]] = [("drop", c) for c in NARROW_DROP_ORDER if not (troubled and c == "status")]
+    steps += [("compact", key) for key in comparison.keys] + [("compact", "run")]
+    steps += [("drop", c) for c in LAST_DROPPED if c != comparison.sort_by]
+    return steps
 
 
 def _styles(comparison: Comparison, row: Row, column: str, text: str, best: dict) -> list[tuple[int, int, str]]:

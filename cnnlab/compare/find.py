@@ -1,0 +1,97 @@
+"""Which run a command means: `cnnlab eval` (and `inspect`) take a run directory, or an experiment
+folder with --latest / --best METRIC, or a piece of a run id.
+
+    runs/quickstart/20261127-041213-s0-3f9c     the run directory itself
+    runs/quickstart --latest                    the completed run started last
+    runs/activations --best test_acc            the finished run best on a metric (compare's names)
+    runs/activations/relu-s1                    the one run whose id starts with, or contains, relu-s1
+    runs/activations/relu --best test_acc       the best of the runs whose ids contain relu
+When the choice is not one run, the error lists the candidates (newest last).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from cnnlab.compare.load import RUN_MARKERS, Run, find_run_dirs, load_runs
+from cnnlab.compare.metrics import ALIASES, METRICS, CompareError
+from cnnlab.registry import did_you_mean
+from cnnlab.rundir.records import FINISHED
+from cnnlab.util.text import plural
+
+SHOWN = 10  # candidates listed in an error
+
+
+class RunChoiceError(CompareError):
+    """A run that cannot be told from what was given; the message lists the candidates."""
+
+
+def is_run_dir(path: Path) -> bool:
+    return any((path / marker).is_file() for marker in RUN_MARKERS)
+
+
+def find_run(path: Path, latest: bool = False, best: str | None = None,
+             warn: Callable[[str], None] = lambda message: None) -> Path:
+    """The one run directory `path` (with --latest or --best METRIC) names; RunChoiceError listing
+    the candidates when it names none or several."""
+    if latest and best:
+        raise CompareError("--latest and --best choose differently; give one of them")
+    if is_run_dir(path) and not (latest or best):
+        return path
+    folder, piece = (path, "") if path.is_dir() else (path.parent, path.name)
+    if not folder.is_dir():
+        raise CompareError(f"{path}: no such run directory or experiment folder")
+    if not find_run_dirs([folder]):
+        raise CompareError(f"{folder}: no runs here (a run directory holds meta.json or spec.yaml)")
+    every = sorted(load_runs([folder], warn=warn), key=lambda r: (r.started, r.run_id))
+    runs = _matching(every, piece) if piece else every
+    if not runs:
+        raise RunChoiceError(_listing(f"no run in {folder} has {piece!r} in its id", every))
+    if best:
+        return _best(runs, best, path).path
+    if latest:
+        completed = [r for r in runs if r.status == "completed"]
+        if not completed:
+            raise RunChoiceError(_listing(f"{path}: no completed run to take as --latest", runs))
+        return completed[-1].path
+    if len(runs) == 1:
+        return runs[0].path
+    which = f"{plural(len(runs), 'run')} in {folder} have {piece!r} in their id" if piece else \
+        f"{path} holds {plural(len(runs), 'run')}"
+    raise RunChoiceError(_listing(f"{which}; name one (a unique part of its id is enough: {folder}/PIECE) or add "
+                                  f"--latest or --best METRIC", runs))
+
+
+def _matching(runs: list[Run], piece: str) -> list[Run]:
+    """The runs whose id starts with `piece`; if none, those whose id contains it."""
+    return [r for r in runs if r.run_id.startswith(piece)] or [r for r in runs if piece in r.run_id]
+
+
+def _best(runs: list[Run], metric: str, path: Path) -> Run:
+    name = ALIASES.get(metric, metric)
+    if name not in METRICS:
+        raise CompareError(f"--best {metric}: not a metric{did_you_mean(metric, [*METRICS, *ALIASES])}; "
+                           f"choose from: {', '.join(METRICS)}")
+    scored = [r for r in runs if r.status in FINISHED and _finite(r.metrics.get(name))]
+    if not scored:
+        raise RunChoiceError(_listing(f"{path}: no finished run has {name}", runs))
+    pick = max if METRICS[name].better != "low" else min
+    return pick(scored, key=lambda r: r.metrics[name])
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _listing(message: str, runs: list[Run]) -> str:
+    """The message, then the candidates, one per line (the last SHOWN of them, newest last)."""
+    lines = [message + ":"] if runs else [message]
+    if len(runs) > SHOWN:
+        lines.append(f"  ... {len(runs) - SHOWN} older (cnnlab ls {runs[0].path.parent})")
+    for run in runs[-SHOWN:]:
+        test = run.metrics.get("test_acc")
+        figure = f"  test acc {test:.2%}" if _finite(test) else ""
+        lines.append(f"  {run.run_id}  {run.status}{figure}")
+    return "\n".join(lines)
