@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from cnnlab.models.activations import ACTIVATIONS
 from cnnlab.models.inits import INITS
 from cnnlab.models.norms import NORMS
 from cnnlab.models.pooling import POOLS
+from cnnlab.shape.advice import EVEN_KERNEL_WARNING
 from cnnlab.shape.layers import (
     Activation,
     Conv,
@@ -45,7 +47,11 @@ WEIGHTED = (Conv, ConvTranspose, Linear)
 
 def build_model(plan: Plan, init: Choice | None = None, bias_init: Choice | None = None):
     """nn.Sequential with the plan's names as module names (`conv1`, `conv1_norm`, `fc1`, `head` ...),
-    its conv and linear layers initialized by `init` (None: PyTorch's own)."""
+    its conv and linear layers initialized by `init` (None: PyTorch's own).
+
+    PyTorch's "even kernel lengths" UserWarning (raised at every forward pass of such a layer) is
+    silenced: cnnlab says the same in its own words, once, before training (cnnlab.shape.advice)."""
+    warnings.filterwarnings("ignore", message=EVEN_KERNEL_WARNING, category=UserWarning)
     model = nn.Sequential(OrderedDict((name, MODULES[type(layer)](layer)) for name, layer in plan))
     if init is not None:
         initialize(model, plan, init, bias_init)

@@ -139,7 +139,8 @@ def _create(spec: Spec, runs_dir: Path, command: str, force: bool) -> tuple[RunS
     be written (a full disk, no permission)."""
     if not force and (done := completed_run(experiment_dir(runs_dir, spec.name), spec)) is not None:
         return Outcome("skipped", done, None, "already completed (by another process, meanwhile)")
-    store = RunStore.create(runs_dir, spec.name, lambda: make_run_id(spec.swept, spec.seed))
+    store = RunStore.create(runs_dir, spec.name,
+                            lambda: make_run_id(spec.labels.values(), spec.set_labels.values(), spec.seed))
     try:
         store.write_yaml("spec.yaml", spec.resolved())
         store.write("meta.json", RunMeta(

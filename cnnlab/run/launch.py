@@ -12,27 +12,46 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cnnlab.data.resolve import check_available, check_training_split, dataset_info
 from cnnlab.errors import CnnlabError, Interrupted, UsageError
+from cnnlab.run.board import SweepBoard, shown_path
 from cnnlab.run.saved import is_run_dir
 from cnnlab.run.signals import STOP, handle_signals
 from cnnlab.rundir.store import experiment_dir
+from cnnlab.rundir.verdicts import at_chance
+from cnnlab.shape.advice import distinct, layer_warnings
 from cnnlab.shape.analysis import analyze
 from cnnlab.shape.plan import build_plan, check_batch_statistics
 from cnnlab.shape.report import layer_table
 from cnnlab.spec import Spec, expand_runs, load_spec
-from cnnlab.util.text import plural
+from cnnlab.train.threads import configure_threads
+from cnnlab.util.table import Column, TextTable, print_table
+from cnnlab.util.terminal import make_console
+from cnnlab.util.text import key_labels, plural
 from cnnlab.util.yamlio import dump_yaml
 
 
-def preflight(runs: list[Spec]) -> None:
+def preflight(runs: list[Spec]) -> list[str]:
     """Every run's layers fit its input, its batches can be normalized and its data split leaves
-    training images: fails on the first impossible run, before any tensor."""
+    training images: fails on the first impossible run, before any tensor. Returns the teaching
+    warnings of their layers, each once."""
+    found = []
     for run in runs:
         info = dataset_info(run.data)
-        check_batch_statistics(build_plan(run.model, info), info, run.train.batch_size)
+        plan = build_plan(run.model, info)
+        check_batch_statistics(plan, info, run.train.batch_size)
         check_training_split(run.data)
+        found += layer_warnings(analyze(plan, info.shape))
+    return distinct(found)
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """`warning: ...` lines on stderr, so that piped output stays data."""
+    console = make_console(stderr=True)
+    for text in warnings:
+        console.print(Text.assemble(("warning:", "yellow"), f" {text}"))
 
 
 def check_runs_dir(runs_dir: Path) -> None:
@@ -45,34 +64,41 @@ def check_runs_dir(runs_dir: Path) -> None:
         raise CnnlabError(f"--runs-dir {runs_dir}: not writable ({err.strerror}); choose another directory") from None
 
 
+def runs_table(spec: Spec, runs: list[Spec]) -> TextTable:
+    """The runs of a sweep: number, swept values (as their labels read), seed."""
+    columns = [Column("#", [str(i) for i in range(len(runs))], align="right")]
+    for key, header in key_labels(spec.sweep).items():
+        columns.append(Column(header, [run.labels[key].partition("=")[2] for run in runs]))
+    columns.append(Column("seed", [str(run.seed) for run in runs], align="right"))
+    return TextTable(columns, title=f"{len(runs)} runs")
+
+
 def print_dry_run(console: Console, spec: Spec, runs: list[Spec]) -> None:
     first = runs[0]
     console.print(f"# resolved spec of {'the first of ' + str(len(runs)) + ' runs' if len(runs) > 1 else 'the run'}",
                   style="bold", highlight=False)
     console.print(dump_yaml(first.resolved()), highlight=False, markup=False, end="")
     if len(runs) > 1:
-        table = Table(title=f"{len(runs)} runs", title_justify="left")
-        table.add_column("#", justify="right")
-        for key in [*spec.sweep, "seed"]:
-            table.add_column(key)
-        for i, run in enumerate(runs):
-            table.add_row(str(i), *[str(v) for v in run.swept.values()], str(run.seed))
-        console.print(table)
+        print_table(runs_table(spec, runs), console)
+        console.print()
     info = dataset_info(first.data)
-    console.print(layer_table(analyze(build_plan(first.model, info), info.shape), width=console.width,
-                              title=f"model for {info.channels}×{info.height}×{info.width} inputs, "
-                                    f"{info.num_classes} classes"))
+    print_table(layer_table(analyze(build_plan(first.model, info), info.shape),
+                            title=f"model for {info.channels}×{info.height}×{info.width} inputs, "
+                                  f"{info.num_classes} classes"), console)
 
 
 def print_outcome(console: Console, outcome) -> None:
+    """A single run's result: a summary box, its verdict, and last its run directory in full; or,
+    when it failed, was interrupted or skipped, one line."""
     s = outcome.summary
-    if s is None:  # failed, interrupted or skipped: one line
-        where = f"  (traceback in {outcome.path / 'log.txt'})" if outcome.status == "failed" and outcome.path else ""
+    if s is None:
+        where = f"  (traceback in {shown_path(outcome.path / 'log.txt')})" \
+            if outcome.status == "failed" and outcome.path else ""
         style = {"failed": "red", "interrupted": "yellow"}.get(outcome.status, "dim")
-        console.print(f"[{style}]{outcome.status}[/{style}]: {outcome.error}{where}")
+        console.print(Text.assemble((outcome.status, style), f": {outcome.error}{where}"))
         return
     table = Table(title=f"run {outcome.status}", title_justify="left", show_header=False)
-    table.add_column(style="bold")
+    table.add_column(style="bold", no_wrap=True)
     table.add_column()
 
     def pct(value):
@@ -86,8 +112,9 @@ def print_outcome(console: Console, outcome) -> None:
     table.add_row("params / MACs", f"{s.params:,} / {s.macs:,}")
     table.add_row("train time", f"{s.train_seconds:.1f} s, {s.images_per_second or 0:,.0f} images/s "
                                 f"on {s.device}")
-    table.add_row("run directory", str(outcome.path))
     console.print(table)
+    print_warnings([verdict] if (verdict := at_chance(s)) else [])  # a divergence: the trainer said it, with its epoch
+    console.print(f"run directory: {shown_path(outcome.path)}", soft_wrap=True, markup=False)
 
 
 def command_line(spec_file: Path, overrides: list[str], runs_dir: Path, jobs: int, force: bool,
@@ -100,7 +127,8 @@ def command_line(spec_file: Path, overrides: list[str], runs_dir: Path, jobs: in
 
 
 def run_label(run: Spec) -> str:
-    return " ".join([*(f"{k}={v}" for k, v in run.swept.items()), f"seed={run.seed}"])
+    """`activation=relu seed=0`: the swept values of a run, as its id names them."""
+    return " ".join([*run.labels.values(), f"seed={run.seed}"])
 
 
 class Tally:
@@ -109,6 +137,7 @@ class Tally:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.total = 0  # the runs the command stands for
+        self.name = ""  # their experiment's
 
     def add(self, status: str) -> None:
         if status != "not started":
@@ -130,24 +159,41 @@ class Tally:
 Todo = list[tuple[Spec, Path | None]]  # each run to train, with the run directory it resumes (if any)
 
 
-def run_sequentially(console: Console, todo: Todo, runs_dir: Path, fail_fast: bool, force: bool, tally: Tally,
-                     command: list[str]) -> None:
+def run_single(console: Console, run: Spec, resume: Path | None, runs_dir: Path, force: bool, tally: Tally,
+               command: list[str]) -> None:
+    """One run, not a sweep: a progress bar per epoch, one line per epoch, then the summary box."""
     from cnnlab.run.execute import execute_run  # torch is imported by the run, after its directory exists
     from cnnlab.train.progress import RichReporter
 
-    for i, (run, resume) in enumerate(todo, 1):
-        if len(todo) > 1:
-            console.rule(f"run {i}/{len(todo)}: {run_label(run)}")
-        outcome = execute_run(run, runs_dir, lambda store, run=run: RichReporter(console, store, run.train.epochs),
-                              command=command, resume=resume, force=force)
-        print_outcome(console, outcome)
-        tally.add(outcome.status)
-        if STOP.requested() is not None or (fail_fast and outcome.status == "failed"):
-            return
+    outcome = execute_run(run, runs_dir, lambda store: RichReporter(console, store, run.train.epochs),
+                          command=command, resume=resume, force=force)
+    print_outcome(console, outcome)
+    tally.add(outcome.status)
+
+
+def run_sequentially(console: Console, todo: Todo, runs_dir: Path, fail_fast: bool, force: bool, tally: Tally,
+                     command: list[str]) -> None:
+    """The runs of a sweep one after the other, shown on a SweepBoard."""
+    from cnnlab.run.execute import execute_run  # torch is imported by the run, after its directory exists
+    from cnnlab.train.progress import EventReporter
+
+    console.print(f"running {plural(len(todo), 'run')} one at a time into {shown_path(runs_dir / todo[0][0].name)}/ "
+                  f"(each run's log.txt has its log)", markup=False)
+    with SweepBoard(console, [run_label(run) for run, _ in todo]) as board:
+        for i, (run, resume) in enumerate(todo):
+            board.started(i)
+            outcome = execute_run(run, runs_dir,
+                                  lambda store, i=i: EventReporter(store, lambda e: board.progress(i, e)),
+                                  command=command, resume=resume, force=force)
+            board.finished(i, outcome.status, outcome.path, outcome.summary, outcome.error)
+            tally.add(outcome.status)
+            if STOP.requested() is not None or (fail_fast and outcome.status == "failed"):
+                return
 
 
 def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fail_fast: bool, force: bool,
                     tally: Tally, command: list[str]) -> None:
+    """The runs of a sweep `jobs` at a time in worker processes, whose progress the board shows."""
     import torch  # only to count GPUs; the workers import it anyway
 
     from cnnlab.run.parallel import Finished, plan_jobs, run_parallel
@@ -155,39 +201,37 @@ def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fai
     runs = [run for run, _ in todo]
     resume = {i: path for i, (_, path) in enumerate(todo) if path is not None}
     planned = plan_jobs(runs, jobs, len(os.sched_getaffinity(0)), torch.cuda.device_count(), resume)
-    console.print(f"running {len(runs)} runs, {jobs} at a time (run logs: each run's log.txt)")
+    console.print(f"running {plural(len(runs), 'run')}, {jobs} at a time, into {shown_path(runs_dir / runs[0].name)}/ "
+                  f"(each run's log.txt has its log)", markup=False)
+    with SweepBoard(console, [run_label(run) for run in runs], jobs) as board:
 
-    def report(done: Finished) -> bool:
-        tally.add(done.status)
-        label = run_label(runs[done.index])
-        if done.status in ("completed", "diverged"):
-            test = done.summary.test_acc if done.summary else None
-            shown = "—" if test is None else f"{test:.2%}"
-            console.print(f"{done.status:>11}  {label}  test acc {shown}  → {done.path}")
-        else:
-            where = f"  (traceback in {done.path / 'log.txt'})" if done.status == "failed" and done.path else ""
-            style = "red" if done.status == "failed" else "yellow"
-            console.print(f"[{style}]{done.status:>11}[/{style}]  {label}: {done.error}{where}")
-        return fail_fast and done.status == "failed"
+        def report(done: Finished) -> bool:
+            tally.add(done.status)
+            board.finished(done.index, done.status, done.path, done.summary, done.error)
+            return fail_fast and done.status == "failed"
 
-    run_parallel(planned, jobs, runs_dir, experiment_dir(runs_dir, runs[0].name), command, force, report)
+        run_parallel(planned, jobs, runs_dir, experiment_dir(runs_dir, runs[0].name), command, force, report,
+                     on_started=board.started, on_progress=board.progress)
 
 
 def launch(spec_file: Path | None, overrides: list[str], runs_dir: Path, dry_run: bool, jobs: int, force: bool,
            fail_fast: bool, resume: bool = False) -> int:
     """Run `cnnlab train`; returns the exit status (0 all completed, 1 a run failed or diverged,
     128 + the signal number when SIGINT or SIGTERM stopped it)."""
-    console = Console(highlight=False, soft_wrap=True)
+    configure_threads()  # before torch loads, here and in the workers it starts
+    console = make_console()
     with handle_signals():
         tally = Tally()
         try:
             _launch(console, tally, spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume)
         except Interrupted as stop:  # outside any run (each run records its own interruption)
             console.print(f"interrupted by {signal.Signals(stop.signum).name}")
-        if tally.total > 1 or tally.exit_code:
+        if tally.total > 1:  # a single run's last line is its directory, or why it has none
             not_run = tally.total - sum(tally.counts.values())
             unstarted = f", {not_run} not started" if not_run > 0 else ""
-            console.print(f"{plural(tally.total, 'run')}: {tally.line() or 'none ran'}{unstarted}")
+            folder = shown_path(Path(runs_dir) / tally.name)
+            console.print(f"{plural(tally.total, 'run')}: {tally.line() or 'none ran'}{unstarted} · in {folder} "
+                          f"(cnnlab ls {folder}, cnnlab compare {folder})", markup=False)
         return tally.exit_code
 
 
@@ -208,16 +252,16 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
         runs, todo = [spec], [(spec, spec_file.resolve())]
         runs_dir = spec_file.resolve().parent.parent  # runs/<name>/<run-id>: where its claim is taken
         tally.total = 1
-        preflight(runs)
+        print_warnings(preflight(runs))
         check_available(spec.data)
     else:
         spec = load_spec(spec_file, overrides)
         runs = expand_runs(spec)
-        preflight(runs)
+        print_warnings(preflight(runs))
         if dry_run:
             print_dry_run(console, spec, runs)
             return
-        tally.total = len(runs)
+        tally.total, tally.name = len(runs), spec.name
         todo = _plan(console, tally, spec, runs, runs_dir, force, resume, command)
     if todo:
         if spec.train.device not in ("auto", "cpu"):  # a device that may not exist: say so before any run
@@ -226,6 +270,8 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
             resolve_device(spec.train.device)
         if jobs > 1 and len(todo) > 1:
             run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, force, tally, command)
+        elif tally.total == 1:
+            run_single(console, *todo[0], runs_dir, force, tally, command)
         else:
             run_sequentially(console, todo, runs_dir, fail_fast, force, tally, command)
 
@@ -243,10 +289,10 @@ def _plan(console: Console, tally: Tally, spec: Spec, runs: list[Spec], runs_dir
     todo, skipped = split_done(runs, runs_dir, force)
     for run, path in skipped:
         tally.add("skipped")
-        console.print(f"skipped  {run_label(run)}: already completed in {path}")
+        console.print(f"skipped  {run_label(run)}: already completed in {shown_path(path)}", markup=False)
     if spec.sweep or spec.seeds or spec.claims or spec.description:
         write_sweep_record(spec, runs_dir, shlex.join(command))
     targets = resumable(todo, runs_dir) if resume else {}
     for i, path in targets.items():
-        console.print(f"resuming {run_label(todo[i])}: {path}")
+        console.print(f"resuming {run_label(todo[i])}: {shown_path(path)}", markup=False)
     return [(run, targets.get(i)) for i, run in enumerate(todo)]

@@ -7,6 +7,9 @@ process group) and die with their parent. On SIGINT or SIGTERM the parent starts
 sends SIGTERM to the running workers, which checkpoint, mark their runs interrupted and report; a
 second signal kills them at once and marks their runs itself. A worker that dies without reporting
 (killed for memory, a crash) has its run marked failed by the parent.
+
+A worker sends its run's progress (cnnlab.train.progress.RunProgress, a few times an epoch) and then
+its result through one pipe; the parent passes the progress on (to the sweep's board, cnnlab.run.board).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from cnnlab.rundir.liveness import now_iso
 from cnnlab.rundir.records import RecordError, RunMeta, RunSummary, read_json_record
 from cnnlab.rundir.store import RunStore
 from cnnlab.spec import Spec
+from cnnlab.train.progress import RunProgress
 
 POLL_S = 0.25  # how often the parent looks for a stop request while it waits for workers
 
@@ -35,7 +39,7 @@ POLL_S = 0.25  # how often the parent looks for a stop request while it waits fo
 class Job:
     index: int
     resolved: dict[str, Any]
-    swept: dict[str, Any]
+    identity: dict[str, Any]  # Spec.identity(): swept values and their labels, --set labels
     threads: int | None
     device: str | None
     resume: str | None = None  # a run directory to continue
@@ -51,7 +55,7 @@ def plan_jobs(runs: list[Spec], jobs: int, cpu_count: int, gpu_count: int,
         if gpu_count > 1 and run.train.device == "auto":
             device = f"cuda:{i % gpu_count}"
         target = (resume or {}).get(i)
-        out.append(Job(i, run.resolved(), dict(run.swept), run.train.threads or share, device,
+        out.append(Job(i, run.resolved(), run.identity(), run.train.threads or share, device,
                        str(target) if target else None))
     return out
 
@@ -66,25 +70,30 @@ class Finished:
 
 
 def _worker(job: Job, runs_dir: str, command: list[str], force: bool, parent: int, result: Connection) -> None:
-    """Run one job in a child process; send (status, path, summary, error) back once."""
+    """Run one job in a child process; send ("progress", RunProgress) while it trains, then
+    ("result", (status, path, summary, error)) once."""
+
+    def send(message: tuple) -> None:
+        with contextlib.suppress(OSError):  # the parent may be gone
+            result.send(message)
+
     with handle_signals(ignore_sigint=True):
         try:
             unblock_signals()  # blocked by the parent until the handlers were in place
             die_with_parent(parent)
             from cnnlab.run.execute import execute_run
-            from cnnlab.train.progress import LogReporter
+            from cnnlab.train.progress import EventReporter
 
-            spec = Spec.model_validate(job.resolved)
-            spec._swept = job.swept
-            outcome = execute_run(spec, Path(runs_dir), LogReporter, command, threads=job.threads, device=job.device,
-                                  resume=Path(job.resume) if job.resume else None, force=force)
+            spec = Spec.model_validate(job.resolved).with_identity(job.identity)
+            outcome = execute_run(spec, Path(runs_dir), lambda store: EventReporter(store, lambda event: send(
+                ("progress", event))), command, threads=job.threads, device=job.device,
+                resume=Path(job.resume) if job.resume else None, force=force)
             message = (outcome.status, str(outcome.path) if outcome.path else None, outcome.summary, outcome.error)
         except Interrupted:
             message = ("not started", None, None, "stopped before the run began")
         except Exception as err:  # the run could not even be opened: a bug, reported like a failed run
             message = ("failed", None, None, str(err).splitlines()[0] if str(err) else repr(err))
-        with contextlib.suppress(OSError):  # the parent may be gone
-            result.send(message)
+        send(("result", message))
 
 
 @dataclass
@@ -95,10 +104,12 @@ class Worker:
 
 
 def run_parallel(jobs: list[Job], n: int, runs_dir: Path, experiment: Path, command: list[str], force: bool,
-                 on_finished: Callable[[Finished], bool]) -> None:
-    """Run `jobs` at most `n` at a time; `on_finished` hears of each as it ends, however it ends, and
-    returns True to stop the rest (fail-fast). A first SIGINT/SIGTERM stops them too (their runs end
-    interrupted, with last.pt); STOP.requested() then says which signal."""
+                 on_finished: Callable[[Finished], bool], on_started: Callable[[int], None] = lambda index: None,
+                 on_progress: Callable[[int, RunProgress], None] = lambda index, progress: None) -> None:
+    """Run `jobs` at most `n` at a time; `on_started` hears of each job (by index) as it starts,
+    `on_progress` of its progress, `on_finished` of each as it ends, however it ends, and returns True
+    to stop the rest (fail-fast). A first SIGINT/SIGTERM stops them too (their runs end interrupted,
+    with last.pt); STOP.requested() then says which signal."""
     ctx = mp.get_context("spawn")
     pending = list(jobs)
     running: dict[int, Worker] = {}
@@ -133,21 +144,33 @@ def run_parallel(jobs: list[Job], n: int, runs_dir: Path, experiment: Path, comm
                     proc.start()
                     running[job.index] = Worker(job, proc, receive)
                 send.close()  # the child holds the only writing end: EOF when it dies
+                on_started(job.index)
             ready = set(wait([w for worker in running.values() for w in (worker.proc.sentinel, worker.receive)],
                              timeout=POLL_S))
             for index, worker in list(running.items()):
                 if worker.proc.sentinel in ready or worker.receive in ready:
+                    finished = _received(worker, experiment, on_progress)
+                    if finished is None:  # progress only: it is still running
+                        continue
                     del running[index]
-                    if on_finished(_finished(worker, experiment)) and not stopping:
+                    if on_finished(finished) and not stopping:
                         stop_all()  # fail-fast: running runs are interrupted, unstarted ones never start
 
 
-def _finished(worker: Worker, experiment: Path) -> Finished:
-    """How a worker ended: what it sent, or, when it died without a word, its exit code (its run, if it
-    had one, is marked failed here)."""
+def _received(worker: Worker, experiment: Path, on_progress: Callable[[int, RunProgress], None]) -> Finished | None:
+    """What a worker has sent so far: its progress (passed on), and how it ended once it has; or, when
+    it died without a word, its exit code (its run, if it had one, is marked failed here). None while
+    it runs."""
     index = worker.job.index
     try:
-        status, path, summary, error = worker.receive.recv()
+        while worker.receive.poll():
+            kind, payload = worker.receive.recv()
+            if kind == "progress":
+                on_progress(index, payload)
+                continue
+            status, path, summary, error = payload
+            worker.proc.join()
+            return Finished(index, status, Path(path) if path else None, summary, error)
     except (EOFError, OSError):
         worker.proc.join()
         code = worker.proc.exitcode
@@ -155,8 +178,7 @@ def _finished(worker: Worker, experiment: Path) -> Finished:
                   else f"the worker process exited with code {code}")
         path = mark_abandoned(experiment, worker.proc.pid, "failed", reason)
         return Finished(index, "failed", path, None, reason)
-    worker.proc.join()
-    return Finished(index, status, Path(path) if path else None, summary, error)
+    return None
 
 
 def mark_abandoned(experiment: Path, pid: int, status: str, reason: str) -> Path | None:

@@ -105,6 +105,7 @@ class RunSummary(Record):
     epochs_run: Count | None = None
     test_acc: float | None = None
     test_loss: float | None = None
+    chance_acc: float | None = None  # test accuracy of always answering the most common test class
     params: Count | None = None
     macs: Count | None = None
     train_seconds: float | None = None

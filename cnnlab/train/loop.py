@@ -232,7 +232,7 @@ class Trainer:
                 kept = ("the last good weights are in checkpoints/last.pt" if self.rows else
                         "no epoch completed, so there is no checkpoint")
                 self.reporter.message(f"epoch {epoch}: the {which} loss became NaN or infinite; stopping ({kept}); "
-                                      f"a lower learning rate or a normalization layer may help")
+                                      f"a lower learning rate (it was {lr:.3g}) or a normalization layer may help")
                 break
             row = MetricsRow(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
                              val_acc=val_acc, lr=lr, seconds=seconds)
@@ -266,6 +266,7 @@ class Trainer:
             **figures,
             test_acc=test_acc,
             test_loss=test_loss,
+            chance_acc=self.data.test.labels.bincount().max().item() / len(self.data.test),
             params=self.analysis.params,
             macs=self.analysis.macs,
             images_per_second=round(self.train_images / self.train_seconds, 1) if self.train_seconds else None,

@@ -1,7 +1,11 @@
 """What a training run shows while it runs: a Rich progress bar per epoch and one line per epoch,
-the same lines written to the run's log.txt."""
+the same lines written to the run's log.txt; or, for a run of a sweep, progress events for the
+sweep's display (cnnlab.run.board), sent from a parallel worker to its parent."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -55,6 +59,23 @@ class RichReporter:
             self.progress = None
 
 
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a run of a sweep stands: sent a few times per epoch (plain data, so it pickles)."""
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    images_per_second: float | None = None
+    val_acc: float | None = None  # of the last finished epoch
+
+    @property
+    def fraction(self) -> float:
+        """Share of the run's training done."""
+        return (self.epoch - 1 + self.batch / max(self.batches, 1)) / max(self.epochs, 1)
+
+
 class LogReporter:
     """Progress into the run's log.txt only: a parallel worker's, while the parent prints one line per run."""
 
@@ -73,3 +94,27 @@ class LogReporter:
 
     def message(self, text: str) -> None:
         self.store.log(text)
+
+
+class EventReporter(LogReporter):
+    """Progress into the run's log.txt, and as RunProgress events to `emit` (the sweep's display, or
+    the pipe of a parallel worker to its parent)."""
+
+    def __init__(self, store: RunStore, emit: Callable[[RunProgress], None]) -> None:
+        super().__init__(store)
+        self.emit = emit
+        self.batches = 0
+        self.epoch = 0
+        self.val_acc: float | None = None
+
+    def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
+        super().epoch_started(epoch, epochs, batches)
+        self.epoch, self.batches = epoch, batches
+        self.emit(RunProgress(epoch, epochs, 0, batches, None, self.val_acc))
+
+    def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
+        self.emit(RunProgress(self.epoch, self.epochs, done, self.batches, images_per_s, self.val_acc))
+
+    def epoch_done(self, row: MetricsRow) -> None:
+        super().epoch_done(row)
+        self.val_acc = row.val_acc
