@@ -46,7 +46,7 @@ def test_eval_option_errors(cli, trained_run, args, expected):
 
 def test_eval_of_something_that_is_not_a_run(cli, tmp_path):
     result = cli("eval", tmp_path)
-    assert result.exit_code == 2 and "not a run directory (no spec.yaml)" in result.stderr
+    assert result.exit_code == 2 and "no runs here (a run directory holds meta.json or spec.yaml)" in result.stderr
 
 
 class Hostile:

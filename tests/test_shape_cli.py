@@ -182,7 +182,7 @@ def test_sweep_gives_one_table_per_distinct_architecture(shape_cli, tiny_spec):
     documents = json.loads(shape_cli(path, "--format", "json").stdout)
     titles = [doc["title"] for doc in documents]
     assert len(titles) == 2  # the initialization and the seed do not change the layers; the fc width does
-    assert titles[0].endswith("(runs 0–1, 4–5 of 8, model.fc=[16])")
+    assert titles[0].endswith("(runs 0–1, 4–5 of 8, fc=[16])")  # the swept value as run ids name it
     single = json.loads(shape_cli(path, "--run", 7, "--format", "json").stdout)
     assert "run 7 of 8" in single["title"] and single["layers"][-3]["output"] == [32]
     one_error_line(shape_cli(path, "--run", 8), "--run 8", "8 runs")
