@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cnnlab.cli import app
 from cnnlab.run.board import SweepBoard
-from cnnlab.run.parallel import Finished, Progress, Started, plan_jobs, run_parallel
+from cnnlab.run.parallel import plan_jobs, run_parallel
 from cnnlab.rundir.records import RunSummary
 from cnnlab.spec import expand_runs, load_spec
 from cnnlab.train.progress import RunProgress
@@ -110,11 +110,15 @@ def test_a_running_run_shows_its_numbers_before_its_label():
 def test_parallel_workers_send_their_progress_to_the_parent(tiny_spec, tmp_path):
     spec = load_spec(tiny_spec(sweep={"model.activation": ["relu", "tanh"]}))
     runs = expand_runs(spec)
-    events = list(run_parallel(plan_jobs(runs, 2, 2, 0), 2, tmp_path / "runs", ["test"], lambda f: False))
+    events: list[tuple] = []
+    run_parallel(plan_jobs(runs, 2, 2, 0), 2, tmp_path / "runs", tmp_path / "runs" / "tiny", ["test"], False,
+                 lambda done: events.append(("finished", done.index, done.status)) and False,
+                 on_started=lambda index: events.append(("started", index)),
+                 on_progress=lambda index, progress: events.append(("progress", index, progress)))
     for index in (0, 1):
-        mine = [e for e in events if e.index == index]
-        assert isinstance(mine[0], Started) and isinstance(mine[-1], Finished) and mine[-1].status == "completed"
-        progress = [e.progress for e in mine if isinstance(e, Progress)]
+        mine = [e for e in events if e[1] == index]
+        assert mine[0] == ("started", index) and mine[-1] == ("finished", index, "completed")
+        progress = [e[2] for e in mine if e[0] == "progress"]
         assert {p.epoch for p in progress} == {1, 2} and progress[-1].batch == progress[-1].batches
         assert progress[-1].val_acc is not None  # the first epoch's, shown while the second runs
 

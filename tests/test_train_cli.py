@@ -284,7 +284,7 @@ def test_a_taken_run_id_is_replaced_by_another(cli, tiny_spec, tmp_path, monkeyp
     import cnnlab.run.execute as execute
 
     ids = iter(["taken", "free"])
-    monkeypatch.setattr(execute, "make_run_id", lambda swept, seed: next(ids))
+    monkeypatch.setattr(execute, "make_run_id", lambda swept, overrides, seed: next(ids))
     (tmp_path / "runs" / "tiny" / "taken").mkdir(parents=True)
     result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 0, result.output

@@ -25,7 +25,16 @@ SHOWN = 10  # candidates listed in an error
 
 
 class RunChoiceError(CompareError):
-    """A run that cannot be told from what was given; the message lists the candidates."""
+    """A run that cannot be told from what was given: one line saying so, then the candidates, one a
+    line (each shown as safely as a message)."""
+
+    def __init__(self, message: str, runs: list[Run]) -> None:
+        super().__init__(message + (":" if runs else ""))
+        self.lines = ([f"... {len(runs) - SHOWN} older (cnnlab ls {runs[0].path.parent})"] if len(runs) > SHOWN else [])
+        self.lines += [_candidate(run) for run in runs[-SHOWN:]]
+
+    def __str__(self) -> str:
+        return "\n".join([super().__str__(), *(f"  {CompareError(line)}" for line in self.lines)])
 
 
 def is_run_dir(path: Path) -> bool:
@@ -48,20 +57,20 @@ def find_run(path: Path, latest: bool = False, best: str | None = None,
     every = sorted(load_runs([folder], warn=warn), key=lambda r: (r.started, r.run_id))
     runs = _matching(every, piece) if piece else every
     if not runs:
-        raise RunChoiceError(_listing(f"no run in {folder} has {piece!r} in its id", every))
+        raise RunChoiceError(f"no run in {folder} has {piece!r} in its id", every)
     if best:
         return _best(runs, best, path).path
     if latest:
         completed = [r for r in runs if r.status == "completed"]
         if not completed:
-            raise RunChoiceError(_listing(f"{path}: no completed run to take as --latest", runs))
+            raise RunChoiceError(f"{path}: no completed run to take as --latest", runs)
         return completed[-1].path
     if len(runs) == 1:
         return runs[0].path
     which = f"{plural(len(runs), 'run')} in {folder} have {piece!r} in their id" if piece else \
         f"{path} holds {plural(len(runs), 'run')}"
-    raise RunChoiceError(_listing(f"{which}; name one (a unique part of its id is enough: {folder}/PIECE) or add "
-                                  f"--latest or --best METRIC", runs))
+    raise RunChoiceError(f"{which}; name one (a unique part of its id is enough: {folder}/PIECE) or add "
+                         f"--latest or --best METRIC", runs)
 
 
 def _matching(runs: list[Run], piece: str) -> list[Run]:
@@ -76,7 +85,7 @@ def _best(runs: list[Run], metric: str, path: Path) -> Run:
                            f"choose from: {', '.join(METRICS)}")
     scored = [r for r in runs if r.status in FINISHED and _finite(r.metrics.get(name))]
     if not scored:
-        raise RunChoiceError(_listing(f"{path}: no finished run has {name}", runs))
+        raise RunChoiceError(f"{path}: no finished run has {name}", runs)
     pick = max if METRICS[name].better != "low" else min
     return pick(scored, key=lambda r: r.metrics[name])
 
@@ -85,13 +94,6 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _listing(message: str, runs: list[Run]) -> str:
-    """The message, then the candidates, one per line (the last SHOWN of them, newest last)."""
-    lines = [message + ":"] if runs else [message]
-    if len(runs) > SHOWN:
-        lines.append(f"  ... {len(runs) - SHOWN} older (cnnlab ls {runs[0].path.parent})")
-    for run in runs[-SHOWN:]:
-        test = run.metrics.get("test_acc")
-        figure = f"  test acc {test:.2%}" if _finite(test) else ""
-        lines.append(f"  {run.run_id}  {run.status}{figure}")
-    return "\n".join(lines)
+def _candidate(run: Run) -> str:
+    test = run.metrics.get("test_acc")
+    return f"{run.run_id}  {run.status}" + (f"  test acc {test:.2%}" if _finite(test) else "")
