@@ -87,33 +87,12 @@ def train_cnnlab(spec) -> float:
 
 
 def train_by_hand(spec) -> float:
-    """Forward, loss, backward, step over shuffled batches of one preloaded normalized float tensor."""
+    """bench_training_speed's B0: forward, loss, backward, step over shuffled batches of one preloaded,
+    normalized float tensor in PyTorch's default layout."""
     import torch
-    import torch.nn.functional as F
+    from bench_training_speed import run_b  # beside this file: the same hand loop for both benchmarks
 
-    from cnnlab.data.pipeline import load_data
-    from cnnlab.models.builder import build_model
-    from cnnlab.shape.plan import build_plan
-
-    data = load_data(spec.data, spec.seed, torch.device("cpu"))
-    mean = torch.tensor(data.normalizer.mean).view(1, -1, 1, 1)
-    std = torch.tensor(data.normalizer.std).view(1, -1, 1, 1)
-    x_all = (data.train.images.float() / 255 - mean) / std
-    y_all = data.train.labels
-    torch.manual_seed(spec.seed)
-    model = build_model(build_plan(spec.model, data.info), spec.model.init, spec.model.bias_init)
-    o = spec.train.optimizer.options
-    opt = torch.optim.SGD(model.parameters(), lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"])
-    n, batch = len(y_all), spec.train.batch_size
-    start = time.perf_counter()
-    order = torch.randperm(n)
-    for i in range(0, n, batch):
-        idx = order[i:i + batch]
-        loss = F.cross_entropy(model(x_all[idx]), y_all[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return n / (time.perf_counter() - start)
+    return run_b(spec, torch.contiguous_format)
 
 
 # ---------------------------------------------------------------- the parent: scenarios × configurations

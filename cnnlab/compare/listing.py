@@ -16,6 +16,7 @@ from cnnlab.compare.query import format_plain
 from cnnlab.compare.render import FORMATTERS, STATUS_STYLES
 from cnnlab.compare.rows import differing_keys, run_rows
 from cnnlab.rundir.ids import undated
+from cnnlab.rundir.liveness import seconds_since
 from cnnlab.spec.labels import value_label
 from cnnlab.util.table import Column, TextTable, print_table
 from cnnlab.util.terminal import make_console
@@ -46,13 +47,7 @@ class Listing:
         return _cell(run, key)
 
     def age(self, run: Run) -> float | None:
-        try:
-            started = datetime.fromisoformat(run.started)
-        except ValueError:
-            return None
-        if started.tzinfo is None:
-            started = started.astimezone()
-        return (self.now - started).total_seconds()
+        return seconds_since(run.started, self.now)
 
     def records(self) -> list[dict[str, Any]]:
         """One flat dict per run with raw values (csv, json)."""

@@ -39,17 +39,23 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def heartbeat_age(meta: RunMeta, now: datetime | None = None) -> float | None:
-    """Seconds since the run's last heartbeat; None when it has none (or an unreadable one)."""
-    if not meta.heartbeat:
+def seconds_since(iso: str | None, now: datetime | None = None) -> float | None:
+    """Seconds since an ISO 8601 time of meta.json (a time without offset is local); None when there
+    is none or it cannot be read."""
+    if not iso:
         return None
     try:
-        beat = datetime.fromisoformat(meta.heartbeat)
+        then = datetime.fromisoformat(iso)
     except ValueError:
         return None
-    if beat.tzinfo is None:
-        beat = beat.astimezone()
-    return ((now or datetime.now(timezone.utc)) - beat).total_seconds()
+    if then.tzinfo is None:
+        then = then.astimezone()
+    return ((now or datetime.now(timezone.utc)) - then).total_seconds()
+
+
+def heartbeat_age(meta: RunMeta, now: datetime | None = None) -> float | None:
+    """Seconds since the run's last heartbeat; None when it has none (or an unreadable one)."""
+    return seconds_since(meta.heartbeat, now)
 
 
 def observed_status(meta: RunMeta, now: datetime | None = None, host: str | None = None) -> str:
