@@ -251,6 +251,9 @@ def test_lenet5_receptive_fields_and_jumps():
     assert [row.field.jump[0] for row in rows[:5]] == [1, 2, 2, 4, 4]
     assert [row.out_shape[1] for row in rows[:5]] == [28, 14, 10, 5, 1]
     assert all(row.field.whole_input for row in rows[5:])
+    assert analyze(LENET5, (1, 32, 32)).receptive_field == 32  # C5's units see the whole 32×32 input
+    assert analyze(LENET5[:4], (1, 32, 32)).receptive_field == 16
+    assert analyze([("fc", Linear(784, 10))], (784,)).receptive_field is None
 
 
 def test_analyze_names_the_layer_and_the_numbers():

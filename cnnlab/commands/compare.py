@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 import typer
 
+from cnnlab.compare.metrics import EXTRA_COLUMNS, METRICS
+
 EPILOG = "\n".join([
     "[bold]Examples[/bold]",
     "cnnlab compare runs/activations",
@@ -50,9 +52,7 @@ def compare(
         typer.Option(
             "--metrics",
             "-m",
-            help="Comma-separated columns: best_val_acc, final_val_acc, test_acc, final_train_loss, epochs, "
-            "params, macs, train_seconds, images_per_second, final_train_acc, best_val_loss, test_loss, "
-            "best_epoch, status, curve.",
+            help=f"Comma-separated columns: {', '.join([*METRICS, *EXTRA_COLUMNS])}.",
         ),
     ] = None,
     fmt: Annotated[Literal["table", "csv", "json", "markdown"], typer.Option(

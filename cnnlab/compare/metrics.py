@@ -30,6 +30,7 @@ METRICS: dict[str, Metric] = {
     "epochs": Metric("epochs", "int", source="epochs_run"),
     "params": Metric("params", "count"),
     "macs": Metric("MACs", "count"),
+    "receptive_field": Metric("RF", "int", default=False),
     "train_seconds": Metric("train time", "seconds"),
     "images_per_second": Metric("img/s", "rate"),
     "final_train_acc": Metric("train acc %", "fraction", "high", default=False),

@@ -23,7 +23,7 @@ from cnnlab.compare.claims import (
     check_experiment,
 )
 from cnnlab.compare.load import Run, load_runs
-from cnnlab.compare.metrics import CompareError
+from cnnlab.compare.metrics import CompareError, parse_columns
 from cnnlab.compare.render import render_markdown
 from cnnlab.rundir.records import SweepRecord
 from cnnlab.spec.claims import ClaimError
@@ -92,6 +92,14 @@ def _wall_time(runs: Sequence[Run]) -> str:
     return f"{duration(total)} over {plural(len(runs), 'run')} (the sum of each run's wall time)"
 
 
+def report_columns(runs: Sequence[Run]) -> list[str]:
+    """compare's default columns, and the receptive field beside the MACs where the runs differ in it."""
+    columns = parse_columns(None)[0]
+    if len({run.metrics["receptive_field"] for run in runs}) > 1:
+        columns.insert(columns.index("macs") + 1, "receptive_field")
+    return columns
+
+
 def experiment_section(experiment: Experiment, out: Path, plot: Callable | None) -> str:
     """One experiment as markdown; its plots are written into `out`."""
     record, lines = experiment.record, [f"## {experiment.name}", ""]
@@ -106,7 +114,7 @@ def experiment_section(experiment: Experiment, out: Path, plot: Callable | None)
             lines += [f"The claims cannot be checked: {err}", ""]
         else:
             lines += ["**Claims**", "", claims_table(results), ""]
-    comparison = build_comparison(experiment.runs)
+    comparison = build_comparison(experiment.runs, columns=(report_columns(experiment.runs), False))
     table = io.StringIO()
     render_markdown(comparison, table)
     lines += [table.getvalue().rstrip(), ""]

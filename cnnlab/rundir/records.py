@@ -108,6 +108,7 @@ class RunSummary(Record):
     chance_acc: float | None = None  # test accuracy of always answering the most common test class
     params: Count | None = None
     macs: Count | None = None
+    receptive_field: Count | None = None  # input pixels one unit of the last feature map sees (larger axis)
     train_seconds: float | None = None
     images_per_second: float | None = None
     stopped_early: bool = False

@@ -82,6 +82,13 @@ class Analysis:
         return sum(row.macs for row in self.rows)
 
     @property
+    def receptive_field(self) -> int | None:
+        """What one unit of the last feature map sees, in input pixels (the larger axis): the field of the
+        last layer before flatten or global pooling; None for a flat input or a transposed convolution."""
+        fields = [row.field for row in self.rows if row.field is not None and not row.field.whole_input]
+        return max(fields[-1].size) if fields and len(self.rows[-1].out_shape) else None
+
+    @property
     def activation_elements(self) -> int:
         """Values the layers output for one image (the input itself not counted)."""
         return sum(prod(row.out_shape) for row in self.rows)

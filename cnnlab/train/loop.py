@@ -269,6 +269,7 @@ class Trainer:
             chance_acc=self.data.test.labels.bincount().max().item() / len(self.data.test),
             params=self.analysis.params,
             macs=self.analysis.macs,
+            receptive_field=self.analysis.receptive_field,
             images_per_second=round(self.train_images / self.train_seconds, 1) if self.train_seconds else None,
             stopped_early=stopped_early,
             diverged=diverged,
