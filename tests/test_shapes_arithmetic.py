@@ -18,6 +18,7 @@ from torch import nn
 
 from cnnlab.data.source import DatasetInfo
 from cnnlab.models.builder import build_model
+from cnnlab.models.layers import PartialConv2d, Subsample2d
 from cnnlab.models.presets import PRESETS
 from cnnlab.shape.analysis import analyze
 from cnnlab.shape.layers import (
@@ -349,6 +350,10 @@ def hooked_macs(model: nn.Module, shape) -> int:
         nonlocal total
         if isinstance(module, nn.Conv2d):
             total += output[0].numel() * module.weight[0].numel()
+        elif isinstance(module, PartialConv2d):  # each kernel slides over the output positions
+            total += output[0, 0].numel() * module.weight.numel()
+        elif isinstance(module, Subsample2d):  # one multiply per output
+            total += output[0].numel()
         elif isinstance(module, nn.ConvTranspose2d):
             total += inputs[0][0].numel() * module.weight[0].numel()
         elif isinstance(module, nn.Linear):

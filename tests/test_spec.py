@@ -109,7 +109,7 @@ def test_set_overrides(tmp_path, overrides, check):
         ({"name": "../escape"}, "name: must be letters, digits"),
         ({"model": {"bias_init": "kaiming_normal"}}, "model.bias_init: 'kaiming_normal' needs a weight matrix"),
         ({"model": {"conv": [{"out_channels": 3, "pool": {"type": "avg", "dilation": 2}}]}},
-         "model.conv[0].pool.dilation: average pooling has no dilation"),
+         "model.conv[0].pool.dilation: avg pooling has no dilation"),
     ],
 )
 def test_errors_name_the_key(raw, expected):

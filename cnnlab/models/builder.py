@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from cnnlab.lazy import nn
-from cnnlab.models.activations import ACTIVATIONS
-from cnnlab.models.inits import INITS
+from cnnlab.models.activations import ACTIVATIONS, gain
+from cnnlab.models.inits import INITS, VECTOR, Target
 from cnnlab.models.norms import NORMS
 from cnnlab.models.pooling import POOLS
 from cnnlab.shape.advice import EVEN_KERNEL_WARNING
@@ -24,15 +24,27 @@ from cnnlab.shape.layers import (
     Norm,
     Plan,
     Pool,
+    Subsample,
 )
 from cnnlab.spec import Choice
 
+
+def _conv(c: Conv):
+    if c.connections is None:
+        return nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation, c.groups,
+                         c.bias)
+    from cnnlab.models.layers import PartialConv2d
+
+    return PartialConv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation,
+                         c.connections, c.bias)
+
+
 MODULES: dict[type, Callable[[Layer], object]] = {
-    Conv: lambda c: nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation,
-                              c.groups, c.bias),
+    Conv: _conv,
     ConvTranspose: lambda c: nn.ConvTranspose2d(c.in_channels, c.out_channels, c.kernel_size, c.stride,
                                                 c.padding, c.output_padding, c.groups, c.bias, c.dilation),
     Pool: lambda p: POOLS.build(p.kind, p),
+    Subsample: lambda s: POOLS.build("subsample", s),
     GlobalAvgPool: lambda _: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
     Flatten: lambda _: nn.Flatten(),
     Linear: lambda f: nn.Linear(f.in_features, f.out_features, f.bias),
@@ -42,12 +54,12 @@ MODULES: dict[type, Callable[[Layer], object]] = {
 }
 
 
-WEIGHTED = (Conv, ConvTranspose, Linear)
+WEIGHTED = (Conv, ConvTranspose, Linear, Subsample)
 
 
 def build_model(plan: Plan, init: Choice | None = None, bias_init: Choice | None = None):
     """nn.Sequential with the plan's names as module names (`conv1`, `conv1_norm`, `fc1`, `head` ...),
-    its conv and linear layers initialized by `init` (None: PyTorch's own).
+    its weighted layers initialized by `init` (None: PyTorch's own).
 
     PyTorch's "even kernel lengths" UserWarning (raised at every forward pass of such a layer) is
     silenced: cnnlab says the same in its own words, once, before training (cnnlab.shape.advice)."""
@@ -58,21 +70,42 @@ def build_model(plan: Plan, init: Choice | None = None, bias_init: Choice | None
     return model
 
 
+def weighted_layers(plan: Plan) -> Iterator[tuple[str, Layer, Activation]]:
+    """(name, layer, the activation applied to its output) of each layer with weights, in order;
+    the activation is `identity` where none follows before the next weighted layer (the head)."""
+    for i, (name, layer) in enumerate(plan):
+        if isinstance(layer, WEIGHTED):
+            yield name, layer, _next_activation(plan, i)
+
+
 def initialize(model, plan: Plan, init: Choice, bias_init: Choice | None) -> None:
-    """Initialize every weighted layer for the activation that follows it (the head: none).
+    """Initialize every weighted layer for the activations around it: the one whose output it reads
+    (none for the first layer) and the one after it (none for the head); see inits.Target.
 
     Biases: `bias_init` when given; otherwise zeros for the named schemes and PyTorch's own for
     `default`."""
     if bias_init is None and init.name != "default":
         bias_init = Choice("zeros")
-    for i, (name, layer) in enumerate(plan):
-        if not isinstance(layer, WEIGHTED):
-            continue
-        activation = _next_activation(plan, i)
+    gain_in = 1.0  # the first layer reads the image
+    for name, _, activation in weighted_layers(plan):
         module = getattr(model, name)
-        INITS.build(init.name, module.weight, activation.kind, dict(activation.options), **init.options)
+        gain_out = gain(activation.kind, dict(activation.options))
+        for tensor, fan_in, fan_out in init_views(module):
+            INITS.build(init.name, tensor, Target(fan_in, fan_out, gain_in, gain_out), **init.options)
         if module.bias is not None and bias_init is not None:
-            INITS.build(bias_init.name, module.bias, "identity", {}, **bias_init.options)
+            INITS.build(bias_init.name, module.bias, VECTOR, **bias_init.options)
+        gain_in = gain_out
+
+
+def init_views(module) -> list[tuple[object, float, float]]:
+    """(tensor, fan_in, fan_out) for the initialization of a module's weights: the views cnnlab's own
+    layers define, else the weight with PyTorch's fans (dimension 1 × kernel area in, dimension 0 ×
+    kernel area out, as torch.nn.init reads them)."""
+    if hasattr(module, "init_views"):
+        return module.init_views()
+    weight = module.weight
+    area = weight[0][0].numel() if weight.dim() > 2 else 1
+    return [(weight, weight.shape[1] * area, weight.shape[0] * area)]
 
 
 def _next_activation(plan: Plan, index: int) -> Activation:

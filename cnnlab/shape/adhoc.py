@@ -27,6 +27,7 @@ from cnnlab.shape.layers import (
     Pool,
     Shape,
     ShapeError,
+    Subsample,
     frozen,
 )
 from cnnlab.shape.rules import output_shape
@@ -132,13 +133,15 @@ def _conv_transpose(args: list[str], shape: Shape) -> ConvTranspose:
     )
 
 
-def _pool(args: list[str], shape: Shape) -> Pool:
-    kind, rest = _first(args, "the pooling kind max or avg")
-    if kind not in ("max", "avg"):
-        raise LayerSyntaxError(f"pooling kind must be max or avg, got {kind!r}")
-    o = _options(rest, ("k", "s", "p", "d"), flags=("ceil",))
+def _pool(args: list[str], shape: Shape) -> Pool | Subsample:
+    kind, rest = _first(args, "the pooling kind max, avg or subsample")
+    if kind not in ("max", "avg", "subsample"):
+        raise LayerSyntaxError(f"pooling kind must be max, avg or subsample, got {kind!r}")
+    o = _options(rest, ("k", "s", "p") if kind == "subsample" else ("k", "s", "p", "d"), flags=("ceil",))
     kernel = _kernel(o)
     # PyTorch's default stride for pooling is the kernel size.
+    if kind == "subsample":
+        return Subsample(shape[0], kernel, o.get("s", kernel), o.get("p", (0, 0)), "ceil" in o)
     return Pool(kind, kernel, o.get("s", kernel), o.get("p", (0, 0)), o.get("d", (1, 1)), "ceil" in o)
 
 
@@ -183,7 +186,7 @@ KINDS: dict[str, LayerKind] = {
                       "conv"),
     "convt": LayerKind("convt:OUT,kK[,sS][,pP][,opP][,dD][,gG][,nobias]", "convt:8,k2,s2", _conv_transpose,
                        "convt"),
-    "pool": LayerKind("pool:max|avg,kK[,sS][,pP][,dD][,ceil]  (stride defaults to K)", "pool:max,k2", _pool,
+    "pool": LayerKind("pool:max|avg|subsample,kK[,sS][,pP][,dD][,ceil]  (stride defaults to K)", "pool:max,k2", _pool,
                       "pool"),
     "gap": LayerKind("gap", "gap", _no_arguments(GlobalAvgPool()), "gap"),
     "flatten": LayerKind("flatten", "flatten", _no_arguments(Flatten()), "flatten"),

@@ -19,6 +19,7 @@ from cnnlab.errors import CnnlabError
 Pair = tuple[int, int]
 Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) after flatten
 Options = tuple[tuple[str, Any], ...]  # a registry entry's options, frozen so that layers hash
+Connections = tuple[tuple[int, ...], ...]  # per output channel, the input channels it sees
 
 
 class ShapeError(CnnlabError):
@@ -50,7 +51,11 @@ def pair(value: int | Pair | list[int]) -> Pair:
 
 @dataclass(frozen=True)
 class Conv:
-    """nn.Conv2d. `padding` is a pair or PyTorch's string modes 'same' / 'valid'."""
+    """nn.Conv2d. `padding` is a pair or PyTorch's string modes 'same' / 'valid'.
+
+    With `connections`, output channel j sees only the input channels connections[j], each through
+    its own kernel (LeCun et al. 1998, Table I: LeNet-5's C3); only those kernels are parameters.
+    """
 
     in_channels: int
     out_channels: int
@@ -60,6 +65,7 @@ class Conv:
     dilation: Pair = (1, 1)
     groups: int = 1
     bias: bool = True
+    connections: Connections | None = None  # None: every output channel sees every input channel
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,19 @@ class Pool:
     stride: Pair
     padding: Pair = (0, 0)
     dilation: Pair = (1, 1)
+    ceil_mode: bool = False
+
+
+@dataclass(frozen=True)
+class Subsample:
+    """LeNet-5's trainable subsampling (LeCun et al. 1998, S2 and S4): each map's window is summed,
+    multiplied by that map's trainable coefficient and shifted by its trainable bias (2 parameters
+    per map). The activation that follows is part of the layer in the paper; the plan adds it."""
+
+    channels: int
+    kernel_size: Pair
+    stride: Pair
+    padding: Pair = (0, 0)
     ceil_mode: bool = False
 
 
@@ -138,5 +157,5 @@ class Dropout:
     p: float
 
 
-Layer = Conv | ConvTranspose | Pool | GlobalAvgPool | Flatten | Linear | Norm | Activation | Dropout
+Layer = Conv | ConvTranspose | Pool | Subsample | GlobalAvgPool | Flatten | Linear | Norm | Activation | Dropout
 Plan = list[tuple[str, Layer]]

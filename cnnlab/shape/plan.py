@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cnnlab.registry import registry
+from cnnlab.registry import did_you_mean, registry
 from cnnlab.shape.layers import (
     Activation,
+    Connections,
     Conv,
     Dropout,
     Flatten,
@@ -21,10 +22,19 @@ from cnnlab.shape.layers import (
     Pool,
     Shape,
     ShapeError,
+    Subsample,
     frozen,
 )
 from cnnlab.shape.rules import output_shape
-from cnnlab.spec import ModelSpec, SpecError
+from cnnlab.shape.tables import TABLES
+from cnnlab.spec import ConvSpec, ModelSpec, SpecError
+
+BIAS_CANCELLING_NORMS = frozenset({"batch", "instance"})
+"""Norms that subtract each channel's mean (over the batch, or over one image's positions): a bias
+added just before them is cancelled, "the role of the bias is subsumed by β" (Ioffe & Szegedy 2015,
+§3.2), so a conv or linear layer followed directly by one of them has no bias, as in torchvision
+and timm. Layer and group norm subtract a mean over several channels, which a per-channel bias
+survives: layers before them keep theirs."""
 
 
 class ModelInput(Protocol):
@@ -55,6 +65,11 @@ class _PlanBuilder:
         if norm.name != "none":  # the shape rules check that the norm fits this layer
             self.add(name, Norm(norm.name, channels, frozen(norm.options), spatial=spatial), "model.norm")
 
+    def biased(self, norm: bool = True) -> bool:
+        """Whether the weighted layer about to be added keeps its bias (see BIAS_CANCELLING_NORMS)."""
+        model = self.model
+        return not (norm and model.norm_position == "before" and model.norm.name in BIAS_CANCELLING_NORMS)
+
     def activated(self, prefix: str, channels: int, spatial: bool, norm: bool = True) -> None:
         """Activation, with the norm before or after it as the spec says."""
         act = Activation(self.model.activation.name, frozen(self.model.activation.options))
@@ -64,10 +79,38 @@ class _PlanBuilder:
         if norm and self.model.norm_position == "after":
             self.norm(f"{prefix}norm", channels, spatial)
 
-    def linear(self, name: str, features: int, key: str) -> None:
+    def linear(self, name: str, features: int, key: str, bias: bool = True) -> None:
         if self.model.dropout > 0:
             self.add(f"{name}_drop", Dropout(self.model.dropout), "model.dropout")
-        self.add(name, Linear(self.shape[0], features), key)
+        self.add(name, Linear(self.shape[0], features, bias), key)
+
+    def conv_block(self, n: int, conv: ConvSpec, key: str) -> None:
+        """conv → (norm, activation) → pooling; a LeNet subsampling is followed by the activation too."""
+        layer = Conv(self.shape[0], conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                     conv.groups, self.biased(), connections(conv, f"{key}.connections"))
+        self.add(f"conv{n}", layer, key)
+        self.activated(f"conv{n}_", conv.out_channels, True)
+        p = conv.pool
+        if p is None:
+            return
+        if p.type == "subsample":
+            self.add(f"pool{n}", Subsample(conv.out_channels, p.kernel_size, p.stride, p.padding, p.ceil_mode),
+                     f"{key}.pool")
+            self.activated(f"pool{n}_", conv.out_channels, True, norm=False)
+        else:
+            self.add(f"pool{n}", Pool(p.type, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode),
+                     f"{key}.pool")
+
+
+def connections(conv: ConvSpec, key: str) -> Connections | None:
+    """A conv's connection table: none, a named one, or the spec's own lists."""
+    table = conv.connections
+    if table is None or isinstance(table, list):
+        return None if table is None else tuple(tuple(inputs) for inputs in table)
+    if table not in TABLES:
+        raise SpecError(f"{key}: unknown connection table {table!r}{did_you_mean(table, TABLES)}; "
+                        f"name one of: {', '.join(TABLES)}, or give one list of input channels per output channel")
+    return TABLES[table]
 
 
 def build_plan(model: ModelSpec, info: ModelInput) -> Plan:
@@ -75,23 +118,17 @@ def build_plan(model: ModelSpec, info: ModelInput) -> Plan:
     b = _PlanBuilder(model, info)
     if model.kind == "cnn":
         for i, conv in enumerate(model.conv):
-            key, n = f"model.conv[{i}]", i + 1
-            b.add(f"conv{n}", Conv(b.shape[0], conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                                   conv.dilation, conv.groups), key)
-            b.activated(f"conv{n}_", conv.out_channels, True)
-            if conv.pool is not None:
-                p = conv.pool
-                b.add(f"pool{n}", Pool(p.type, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode),
-                      f"{key}.pool")
+            b.conv_block(i + 1, conv, f"model.conv[{i}]")
         b.add("global_pool" if model.global_pool else "flatten",
               GlobalAvgPool() if model.global_pool else Flatten(), "model.global_pool")
     else:
         b.add("flatten", Flatten(), "model.kind")
     for j, width in enumerate(model.fc):
         name = f"fc{j + 1}"
-        b.linear(name, width, f"model.fc[{j}]")
         # The norm applies to conv feature maps; in an mlp, to its hidden layers.
-        b.activated(f"{name}_", width, False, norm=model.kind == "mlp")
+        normed = model.kind == "mlp"
+        b.linear(name, width, f"model.fc[{j}]", b.biased(normed))
+        b.activated(f"{name}_", width, False, norm=normed)
     b.linear("head", head_outputs(model, info), "model.head")
     return b.plan
 

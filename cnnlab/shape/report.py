@@ -25,6 +25,7 @@ from cnnlab.shape.layers import (
     Norm,
     Pair,
     Pool,
+    Subsample,
     pair_text,
     shape_text,
 )
@@ -62,7 +63,11 @@ def _kernel(kernel: Pair) -> str:
 
 def _conv(layer: Conv) -> str:
     options = _window_options(layer.stride, layer.padding, layer.dilation, layer.groups)
-    return f"conv {_kernel(layer.kernel_size)}{options} → {layer.out_channels}"
+    text = f"conv {_kernel(layer.kernel_size)}{options} → {layer.out_channels}"
+    if layer.connections is not None:
+        used = sum(len(inputs) for inputs in layer.connections)
+        text += f", {used} of {layer.in_channels * layer.out_channels} connections"
+    return text + ("" if layer.bias else ", no bias")
 
 
 def _conv_transpose(layer: ConvTranspose) -> str:
@@ -77,13 +82,19 @@ def _pool(layer: Pool) -> str:
     return f"{layer.kind} pool {_kernel(layer.kernel_size)}{options}{' ceil' if layer.ceil_mode else ''}"
 
 
+def _subsample(layer: Subsample) -> str:
+    options = _window_options(layer.stride, layer.padding, (1, 1))
+    return f"subsample {_kernel(layer.kernel_size)}{options}{' ceil' if layer.ceil_mode else ''} (sum·w+b)"
+
+
 DESCRIPTIONS: dict[type, Callable[[Layer], str]] = {
     Conv: _conv,
     ConvTranspose: _conv_transpose,
     Pool: _pool,
+    Subsample: _subsample,
     GlobalAvgPool: lambda layer: "global avg pool",
     Flatten: lambda layer: "flatten",
-    Linear: lambda layer: f"linear {layer.in_features} → {layer.out_features}",
+    Linear: lambda layer: f"linear {layer.in_features} → {layer.out_features}{'' if layer.bias else ', no bias'}",
     Norm: lambda layer: f"{layer.kind} norm{'' if layer.affine else ' (no affine)'}",
     Activation: lambda layer: layer.kind,
     Dropout: lambda layer: f"dropout {layer.p:g}",

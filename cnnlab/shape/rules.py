@@ -6,8 +6,10 @@ layer syntax and the pre-flight of `cnnlab train` all ask it, so they raise a Sh
 where building or running the torch module would fail, and nowhere else.
 
 Conventions (shown to users by cnnlab.shape.report):
-- params: trainable weights and biases; a Norm owns 2·channels (scale and shift) when affine.
-- MACs: multiply-accumulates of Conv, ConvTranspose and Linear layers; FLOPs ≈ 2·MACs.
+- params: trainable weights and biases; a Norm owns 2·channels (scale and shift) when affine; a
+  Subsample 2·channels (coefficient and bias).
+- MACs: multiply-accumulates of Conv, ConvTranspose and Linear layers, and the one multiply per output
+  of a Subsample; FLOPs ≈ 2·MACs.
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ from cnnlab.shape.layers import (
     Pool,
     Shape,
     ShapeError,
+    Subsample,
     pair_text,
     shape_text,
 )
 
 AXES = ("height", "width")
-MACS_CONVENTION = "MACs = multiply-accumulates (Conv, ConvTranspose, Linear); FLOPs ≈ 2·MACs"
+MACS_CONVENTION = "MACs = multiply-accumulates of the weighted layers; FLOPs ≈ 2·MACs"
 
 
 def _check_groups(kind: str, in_channels: int, out_channels: int, groups: int) -> None:
@@ -122,6 +125,20 @@ def conv_padding(layer: Conv) -> tuple[Pair, ...]:
     return tuple((p, p) for p in layer.padding)
 
 
+def _check_connections(layer: Conv) -> None:
+    """A connection table names, for each output channel, distinct input channels that exist."""
+    table = layer.connections
+    if layer.groups != 1:
+        raise ShapeError("conv connections and groups do not combine; use one or the other")
+    if len(table) != layer.out_channels:
+        raise ShapeError(f"conv connections list {len(table)} output channels, but the layer has "
+                         f"{layer.out_channels}")
+    for j, inputs in enumerate(table):
+        if not inputs or len(set(inputs)) != len(inputs) or not all(0 <= i < layer.in_channels for i in inputs):
+            raise ShapeError(f"conv connections[{j}] = {list(inputs)}: each output channel needs distinct input "
+                             f"channels between 0 and {layer.in_channels - 1}")
+
+
 def _conv(layer: Conv, shape: Shape) -> Step:
     _feature_map(shape, "conv")
     check_window("conv", layer.kernel_size, layer.stride, layer.dilation)
@@ -130,11 +147,16 @@ def _conv(layer: Conv, shape: Shape) -> Step:
     _check_in_channels("conv", layer.in_channels, shape)
     sizes = per_axis(conv_size, shape[1:], layer.kernel_size, layer.stride, pads, layer.dilation, AXES)
     out = (layer.out_channels, sizes[0].size, sizes[1].size)
-    weights_per_output = layer.in_channels // layer.groups * prod(layer.kernel_size)
+    if layer.connections is None:
+        kernels = layer.out_channels * layer.in_channels // layer.groups
+    else:
+        _check_connections(layer)
+        kernels = sum(len(inputs) for inputs in layer.connections)
+    weights = kernels * prod(layer.kernel_size)
     return Step(
         out_shape=out,
-        params=layer.out_channels * weights_per_output + (layer.out_channels if layer.bias else 0),
-        macs=prod(out) * weights_per_output,
+        params=weights + (layer.out_channels if layer.bias else 0),
+        macs=prod(out[1:]) * weights,
         positions=Window(
             kernel=per_axis(effective_kernel, layer.kernel_size, layer.dilation),
             stride=layer.stride,
@@ -194,6 +216,25 @@ def _pool(layer: Pool, shape: Shape) -> Step:
             stride=layer.stride,
             left_padding=layer.padding,
         ),
+        formulas=_axis_formulas(sizes),
+    )
+
+
+def _subsample(layer: Subsample, shape: Shape) -> Step:
+    _feature_map(shape, "subsampling")
+    check_window("subsampling", layer.kernel_size, layer.stride, (1, 1))
+    check_pool_padding(layer.kernel_size, layer.padding)
+    if shape[0] != layer.channels:
+        raise ShapeError(f"subsampling is built for {layer.channels} maps, but its input {shape_text(shape)} "
+                         f"has {shape[0]}")
+    sizes = per_axis(pool_size, shape[1:], layer.kernel_size, layer.stride, layer.padding, (1, 1),
+                     (layer.ceil_mode,) * 2, AXES)
+    out = (shape[0], sizes[0].size, sizes[1].size)
+    return Step(
+        out_shape=out,
+        params=2 * layer.channels,
+        macs=prod(out),
+        positions=Window(kernel=layer.kernel_size, stride=layer.stride, left_padding=layer.padding),
         formulas=_axis_formulas(sizes),
     )
 
@@ -279,6 +320,7 @@ RULES: dict[type, Callable[[Layer, Shape], Step]] = {
     Conv: _conv,
     ConvTranspose: _conv_transpose,
     Pool: _pool,
+    Subsample: _subsample,
     GlobalAvgPool: _global_avg_pool,
     Flatten: _flatten,
     Linear: _linear,

@@ -169,17 +169,18 @@ def _safe_name(name: str) -> str:
 
 
 class PoolSpec(Section):
-    type: Annotated[str, AfterValidator(lambda v: _registered("pool", v))] = "max"  # max | avg
+    type: Annotated[str, AfterValidator(lambda v: _registered("pool", v))] = "max"  # max | avg | subsample (LeNet-5)
     kernel_size: PositivePair = (2, 2)  # window size
     stride: PositivePair | None = None  # null: the kernel size, as in PyTorch (filled in when resolved)
-    padding: NonNegativePair = (0, 0)  # implicit padding (-inf for max, zeros for avg)
+    padding: NonNegativePair = (0, 0)  # implicit padding (-inf for max, zeros for avg and subsample)
     dilation: PositivePair = (1, 1)  # spacing of the window (max pooling only)
     ceil_mode: bool = False  # round the output size up instead of down
 
     @model_validator(mode="after")
     def _complete(self) -> PoolSpec:
-        if self.type == "avg" and self.dilation != (1, 1):
-            raise ValueError("dilation: average pooling has no dilation in PyTorch; use type: max or dilation: 1")
+        if self.type != "max" and self.dilation != (1, 1):
+            raise ValueError(f"dilation: {self.type} pooling has no dilation (nor has PyTorch's average pooling); "
+                             "use type: max or dilation: 1")
         if self.stride is None:
             self.stride = self.kernel_size
         return self
@@ -192,6 +193,7 @@ class ConvSpec(Section):
     padding: Padding = (0, 0)  # int, [h, w], 'same' (stride 1 only) or 'valid' (= 0)
     dilation: PositivePair = (1, 1)  # spacing between kernel taps; effective size d·(k−1)+1
     groups: PositiveInt = 1  # grouped convolution; in and out channels must divide by it
+    connections: str | list[list[Int]] | None = None  # null: all; lenet5 (C3's table) or inputs per output channel
     pool: PoolSpec | None = None  # pooling after this block's activation
 
     @model_validator(mode="after")
