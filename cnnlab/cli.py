@@ -1,7 +1,7 @@
 """The `cnnlab` command: thin Typer commands over the library.
 
 Nothing here imports torch at module level; the commands that train import it when they run, so
-`cnnlab --help`, `cnnlab shape` and `cnnlab compare` answer at once.
+`cnnlab --help`, `cnnlab shape`, `cnnlab compare` and `cnnlab inspect` answer at once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from cnnlab import __version__
 from cnnlab.commands import compare as compare_command
 from cnnlab.commands import eval as eval_command
 from cnnlab.commands import ls as ls_command
+from cnnlab.commands import inspect as inspect_command
 from cnnlab.commands import report as report_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
@@ -113,6 +114,7 @@ register("eval", eval_command.evaluate, eval_command.EPILOG)
 register("compare", compare_command.compare, compare_command.EPILOG)
 register("report", report_command.report, report_command.EPILOG)
 register("ls", ls_command.ls, ls_command.EPILOG)
+register("inspect", inspect_command.inspect, inspect_command.EPILOG)
 
 
 def main() -> None:

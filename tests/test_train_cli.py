@@ -151,6 +151,7 @@ def test_runs_dir_that_is_a_file(cli, tiny_spec, tmp_path):
 
 def test_help_and_dry_run_do_not_import_torch(heavy_imports, tiny_spec):
     assert heavy_imports(["--help"], ["train", "--help"], ["compare", "--help"], ["eval", "--help"],
+                         ["inspect", "--help"],
                          ["shape", "--help"], ["train", tiny_spec(), "--dry-run"]) == []
 
 

@@ -3,5 +3,5 @@ registers them. Each command imports its work (and any torch-side package) insid
 `cnnlab --help` and the torch-free commands answer at once.
 
 Torch-free. May import at module level: typer, cnnlab.errors, cnnlab.shape.adhoc (the layer syntax
-for the help text).
+for the help text), cnnlab.compare.flags (inspect's thresholds for its help text).
 """

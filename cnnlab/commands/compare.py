@@ -78,6 +78,8 @@ def compare(
     """Put runs side by side: the spec keys that differ, then accuracy, loss, size, speed and status.
 
     Runs that differ only in their seed become one row: mean ± std (sample std) over seeds, and n.
+
+    Why a run learns or not, layer by layer (gradients, activations, dead units ...): cnnlab inspect.
     """
     from cnnlab.compare.show import show_comparison  # the work, and its imports, only when the command runs
 

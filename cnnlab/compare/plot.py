@@ -17,10 +17,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab.compare.build import Comparison
-from cnnlab.compare.load import MISSING
+from cnnlab.compare.labels import row_labels
 from cnnlab.compare.metrics import CompareError
-from cnnlab.compare.query import format_plain
-from cnnlab.compare.rows import Band, Row, differing_keys, group_rows
+from cnnlab.compare.rows import Band, differing_keys, group_rows
 from cnnlab.util.files import atomic_path
 
 MARKER_MAX_EPOCHS = 15  # mark each epoch while points are few enough to tell apart
@@ -38,36 +37,6 @@ def check_plot_path(path: Path) -> None:
                            f"end the name in one of: {', '.join('.' + f for f in sorted(formats))}")
     if not path.parent.is_dir():
         raise CompareError(f"--plot {path}: folder {path.parent} does not exist")
-
-
-def short_keys(keys: Sequence[str]) -> dict[str, str]:
-    """Each dotted key as its shortest ending that is still unique: model.activation → activation."""
-    out = {}
-    for key in keys:
-        if "(" in key:  # len(model.conv) reads only whole
-            out[key] = key
-            continue
-        parts = key.split(".")
-        for i in range(len(parts) - 1, -1, -1):
-            tail = ".".join(parts[i:])
-            if sum(k == tail or k.endswith("." + tail) for k in keys) == 1:
-                out[key] = tail
-                break
-    return out
-
-
-def _labels(rows: Sequence[Row], keys: Sequence[str]) -> tuple[list[str], str]:
-    """Legend entries naming only the differing keys (one key: its values, under a title)."""
-    short = short_keys(keys)
-
-    def name(row: Row) -> str:
-        if len(keys) == 1:
-            return format_plain(row.config.get(keys[0], MISSING))
-        return ", ".join(f"{short[k]}={format_plain(row.config.get(k, MISSING))}" for k in keys) or "all runs"
-
-    with_n = any(len(row.used) > 1 for row in rows)  # seeds were averaged: say over how many
-    labels = [f"{name(row)} (n={len(row.used)})" if with_n else name(row) for row in rows]
-    return labels, keys[0] if len(keys) == 1 else ""
 
 
 def _draw(ax, band: Band, colour, style: str, shade: float, scale: float = 1.0) -> None:
@@ -102,15 +71,14 @@ def plot_curves(comparison: Comparison, path: Path) -> None:
     if len(rows) > MAX_LINES:
         title += f" — plotted: the first {MAX_LINES} of {len(rows)} configurations (see --top, --where)"
         rows = rows[:MAX_LINES]
-    labels, legend_title = _labels(rows, differing_keys(rows, comparison.preferred))
-    palette = _palette(len(rows))
-    legend_columns = max(1, min(len(labels), 4, LEGEND_CHARS // (max(map(len, labels)) + 6)))
-    legend_rows = -(-len(labels) // legend_columns)
+    labels, legend_title = row_labels(rows, differing_keys(rows, comparison.preferred))
+    styles = palette(len(rows))
+    legend_columns, legend_rows = legend_layout(labels)
 
     fig = Figure(figsize=(12, 4.6 + 0.25 * legend_rows), layout="constrained")
     acc_ax, loss_ax = fig.subplots(1, 2)
     shade = min(0.2, 0.8 / len(rows))  # overlapping bands must not hide the lines
-    for row, (colour, style) in zip(rows, palette, strict=True):
+    for row, (colour, style) in zip(rows, styles, strict=True):
         _draw(acc_ax, row.val_acc, colour, style, shade, scale=100)
         _draw(loss_ax, row.train_loss, colour, style, shade)
     _finish_axis(acc_ax, "validation accuracy", "accuracy (%)", any(r.val_acc.epochs for r in rows))
@@ -121,20 +89,30 @@ def plot_curves(comparison: Comparison, path: Path) -> None:
         loss_ax.set_ylabel("loss (log scale)")
     band = "band: min–max over seeds" if any(len(r.used) > 1 for r in rows) else ""
     fig.suptitle(title + (f"\nline: mean, {band}" if band else ""), fontsize=12)
-    handles = [Line2D([], [], color=colour, linestyle=style, linewidth=2) for colour, style in palette]
-    fig.legend(handles, labels, title=legend_title or None, loc="outside lower center",
-               ncols=legend_columns, frameon=False, fontsize=10)
-    _write_atomically(fig, path)
+    add_legend(fig, styles, labels, legend_title)
+    write_figure(fig, path)
 
 
-def _palette(n: int) -> list[tuple[tuple[float, ...], str]]:
+def legend_layout(labels: Sequence[str]) -> tuple[int, int]:
+    """(columns, rows) of a legend below the panels: as many columns as the labels' length allows."""
+    columns = max(1, min(len(labels), 4, LEGEND_CHARS // (max(map(len, labels)) + 6)))
+    return columns, -(-len(labels) // columns)
+
+
+def add_legend(fig: Figure, styles: Sequence[tuple], labels: Sequence[str], title: str) -> None:
+    handles = [Line2D([], [], color=colour, linestyle=style, linewidth=2) for colour, style in styles]
+    fig.legend(handles, labels, title=title or None, loc="outside lower center", ncols=legend_layout(labels)[0],
+               frameon=False, fontsize=10)
+
+
+def palette(n: int) -> list[tuple[tuple[float, ...], str]]:
     """Distinct colours; past 10 configurations lines also change style, so each stays tellable."""
     colours = colormaps["tab10"].colors
     styles = ("-", "--", ":", "-.")
     return [(colours[i % len(colours)], styles[(i // len(colours)) % len(styles)]) for i in range(n)]
 
 
-def _write_atomically(fig: Figure, path: Path) -> None:
+def write_figure(fig: Figure, path: Path) -> None:
     """Temporary file beside the target, then rename: a crash never leaves half a picture."""
     try:
         with atomic_path(path) as tmp:

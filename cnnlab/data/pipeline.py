@@ -140,6 +140,11 @@ class Batches:
                 images = augment(images)
             yield self._batch(images), self.split.labels.index_select(0, idx)
 
+    def select(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images at `idx` as one normalized batch, not augmented, and their labels."""
+        idx = idx.to(self.split.labels.device)
+        return self._batch(take(self.images, idx)), self.split.labels.index_select(0, idx)
+
     def in_order(self) -> Iterator[tuple]:
         for start in range(0, len(self.split), self.batch_size):
             end = start + self.batch_size

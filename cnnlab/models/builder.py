@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from cnnlab.lazy import nn
 from cnnlab.models.activations import ACTIVATIONS, gain
@@ -70,12 +71,21 @@ def build_model(plan: Plan, init: Choice | None = None, bias_init: Choice | None
     return model
 
 
-def weighted_layers(plan: Plan) -> Iterator[tuple[str, Layer, Activation]]:
-    """(name, layer, the activation applied to its output) of each layer with weights, in order;
-    the activation is `identity` where none follows before the next weighted layer (the head)."""
+@dataclass(frozen=True)
+class Weighted:
+    """A layer with weights, and the activation applied to its output before the next one."""
+
+    name: str
+    layer: Layer
+    activation: Activation  # identity where none follows (the head)
+    activation_name: str | None  # its name in the plan; None for identity-by-absence
+
+
+def weighted_layers(plan: Plan) -> Iterator[Weighted]:
+    """Each layer with weights, in order, with the activation after it."""
     for i, (name, layer) in enumerate(plan):
         if isinstance(layer, WEIGHTED):
-            yield name, layer, _next_activation(plan, i)
+            yield Weighted(name, layer, *_next_activation(plan, i))
 
 
 def initialize(model, plan: Plan, init: Choice, bias_init: Choice | None) -> None:
@@ -87,9 +97,9 @@ def initialize(model, plan: Plan, init: Choice, bias_init: Choice | None) -> Non
     if bias_init is None and init.name != "default":
         bias_init = Choice("zeros")
     gain_in = 1.0  # the first layer reads the image
-    for name, _, activation in weighted_layers(plan):
-        module = getattr(model, name)
-        gain_out = gain(activation.kind, dict(activation.options))
+    for weighted in weighted_layers(plan):
+        module = getattr(model, weighted.name)
+        gain_out = gain(weighted.activation.kind, dict(weighted.activation.options))
         for tensor, fan_in, fan_out in init_views(module):
             INITS.build(init.name, tensor, Target(fan_in, fan_out, gain_in, gain_out), **init.options)
         if module.bias is not None and bias_init is not None:
@@ -108,11 +118,12 @@ def init_views(module) -> list[tuple[object, float, float]]:
     return [(weight, weight.shape[1] * area, weight.shape[0] * area)]
 
 
-def _next_activation(plan: Plan, index: int) -> Activation:
-    """The activation applied to this layer's output, before the next weighted layer (identity if none)."""
-    for _, layer in plan[index + 1:]:
+def _next_activation(plan: Plan, index: int) -> tuple[Activation, str | None]:
+    """The activation applied to this layer's output before the next weighted layer, and its name
+    (identity and None if there is none)."""
+    for name, layer in plan[index + 1:]:
         if isinstance(layer, WEIGHTED):
             break
         if isinstance(layer, Activation):
-            return layer
-    return Activation("identity")
+            return layer, name
+    return Activation("identity"), None

@@ -118,6 +118,7 @@ class RunSummary(Record):
     split_sizes: dict[str, Count] = {}
     normalization: dict[str, list[float]] = {}  # mean and std per channel actually used
     device: str | None = None
+    files: list[str] = []  # what the run directory holds (paths relative to it)
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -140,6 +141,36 @@ class MetricsRow(Record):
 
 
 METRIC_COLUMNS = tuple(MetricsRow.model_fields)
+
+DIAGNOSTIC_STATISTICS: dict[str, str] = {
+    "act_mean": "mean of the layer's activation (its output after the activation function) over the probe batch",
+    "act_std": "standard deviation of that activation",
+    "dead_fraction": "ReLU family: share of units (channels, features) never above 0 for any probe image",
+    "saturated_fraction": "sigmoid, tanh, scaled_tanh: share of outputs where the slope is below 10% of its maximum",
+    "units": "units of the layer: output channels or features",
+    "distinct_units": "units whose outputs differ (beyond a relative 1e-4) from every other unit's: 1 after zero init",
+    "weight_norm": "L2 norm of the layer's weight",
+    "grad_norm": "L2 norm of the probe loss's gradient with respect to the weight",
+    "grad_rms": "that gradient per weight: grad_norm / sqrt(number of weights), which compares layers fairly",
+    "update_ratio": "norm of the weight's change since the previous record over the weight's norm then",
+}
+"""diagnostics.csv's statistics (the values of its `statistic` column) and what each measures."""
+
+
+class DiagnosticsRow(Record):
+    """One row of diagnostics.csv: one statistic of one weighted layer at one epoch (0: at init).
+
+    A statistic that does not apply (dead_fraction of a tanh layer, update_ratio at init) has no row."""
+
+    epoch: int
+    layer: str  # the plan's name: conv1, fc1, head ...
+    depth: int  # 1 for the first weighted layer, counting every conv, linear and subsampling layer
+    activation: str  # the activation applied to the layer's output; identity for the head
+    statistic: str  # a key of DIAGNOSTIC_STATISTICS
+    value: float
+
+
+DIAGNOSTIC_COLUMNS = tuple(DiagnosticsRow.model_fields)
 
 
 class SweepRecord(Record):
@@ -238,11 +269,20 @@ def json_text(record: Record) -> str:
 
 
 def metrics_csv(rows: Sequence[MetricsRow]) -> str:
+    return records_csv(rows, METRIC_COLUMNS)
+
+
+def diagnostics_csv(rows: Sequence[DiagnosticsRow]) -> str:
+    return records_csv(rows, DIAGNOSTIC_COLUMNS)
+
+
+def records_csv(rows: Sequence[Record], columns: Sequence[str]) -> str:
+    """Records as CSV: a header of `columns`, one line per record, floats to 6 significant digits."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow(_csv_cell(getattr(row, column)) for column in METRIC_COLUMNS)
+        writer.writerow(_csv_cell(getattr(row, column)) for column in columns)
     return buf.getvalue()
 
 
@@ -276,3 +316,21 @@ def parse_metrics(text: str, path: str | Path) -> tuple[list[MetricsRow], int]:
             continue
         by_epoch[row.epoch] = row
     return [by_epoch[e] for e in sorted(by_epoch)], bad
+
+
+def parse_diagnostics(text: str, path: str | Path) -> list[DiagnosticsRow]:
+    """diagnostics.csv's rows; RecordError (naming the file and the line) for a file that is not one."""
+    lines = csv.reader(text.splitlines())
+    header = [name.strip() for name in next(lines, [])]
+    missing = [column for column in DIAGNOSTIC_COLUMNS if column not in header]
+    if missing:
+        raise RecordError(path, f"not a diagnostics file (no {', '.join(missing)} column)")
+    rows = []
+    for number, cells in enumerate(lines, 2):
+        if not cells:
+            continue
+        try:
+            rows.append(DiagnosticsRow.model_validate(dict(zip(header, cells, strict=False))))
+        except ValidationError as err:
+            raise RecordError(path, f"line {number}: {_problem(err)}") from None
+    return rows

@@ -1,6 +1,7 @@
 """The run directory: created exclusively, every file written atomically (temporary file + rename).
 
-runs/<name>/<run-id>/ spec.yaml meta.json metrics.csv summary.json checkpoints/{last,best}.pt log.txt
+runs/<name>/<run-id>/ spec.yaml meta.json metrics.csv diagnostics.csv summary.json checkpoints/{last,best}.pt
+log.txt
 Plain files, so that anything (compare, pandas, a spreadsheet) can read a run. No torch import here;
 checkpoints are written by the trainer through `atomic_path`.
 """
@@ -16,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CnnlabError
-from cnnlab.rundir.records import MetricsRow, R, Record, RunMeta, json_text, metrics_csv, read_json_record
+from cnnlab.rundir.records import (
+    DiagnosticsRow,
+    MetricsRow,
+    R,
+    Record,
+    RunMeta,
+    diagnostics_csv,
+    json_text,
+    metrics_csv,
+    read_json_record,
+)
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import dump_yaml
 
@@ -89,6 +100,15 @@ class RunStore:
 
     def read_meta(self) -> RunMeta:
         return self.read("meta.json", RunMeta)
+
+    def write_diagnostics(self, rows: Sequence[DiagnosticsRow]) -> None:
+        """Rewrite diagnostics.csv with every record so far."""
+        write_text_atomic(self.file("diagnostics.csv"), diagnostics_csv(rows))
+
+    def files(self) -> list[str]:
+        """The files the run directory holds, relative to it (no temporary files)."""
+        return sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*")
+                      if p.is_file() and not p.name.endswith(".tmp"))
 
     def update_meta(self, **changes: Any) -> RunMeta:
         with self._meta_lock:

@@ -13,10 +13,10 @@ from cnnlab.spec.errors import SpecError, format_key
 from cnnlab.spec.load import load_spec, read_yaml
 from cnnlab.spec.overrides import apply_override, parse_key, parse_override
 from cnnlab.spec.resolve import resolve
-from cnnlab.spec.schema import Choice, ConvSpec, DataSpec, ModelSpec, PoolSpec, Spec, TrainSpec
+from cnnlab.spec.schema import Choice, ConvSpec, DataSpec, DiagnosticsSpec, ModelSpec, PoolSpec, Spec, TrainSpec
 from cnnlab.spec.sweep import expand_runs
 
 __all__ = [
-    "Choice", "ConvSpec", "DataSpec", "ModelSpec", "PoolSpec", "Spec", "SpecError", "TrainSpec", "apply_override",
-    "expand_runs", "format_key", "load_spec", "parse_key", "parse_override", "read_yaml", "resolve",
+    "Choice", "ConvSpec", "DataSpec", "DiagnosticsSpec", "ModelSpec", "PoolSpec", "Spec", "SpecError", "TrainSpec",
+    "apply_override", "expand_runs", "format_key", "load_spec", "parse_key", "parse_override", "read_yaml", "resolve",
 ]

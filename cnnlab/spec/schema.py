@@ -263,6 +263,11 @@ class DataSpec(Section):
     augment: Annotated[list[AugmentStep], BeforeValidator(_augment_list)] = []  # training batches: random_crop, hflip
 
 
+class DiagnosticsSpec(Section):
+    probe: PositiveInt = 256  # images of the fixed probe batch (drawn from the training split by seed)
+    every: Annotated[int, Field(strict=True, ge=0)] = 1  # record at init and every N epochs (and the last); 0: off
+
+
 class TrainSpec(Section):
     epochs: PositiveInt = 10  # passes over the training split
     batch_size: PositiveInt = 128  # images per optimizer step
@@ -274,6 +279,7 @@ class TrainSpec(Section):
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threads: Threads | None = None  # CPU threads for torch; null: torch's default (the physical cores)
     channels_last: bool = True  # NHWC memory layout for conv nets (faster on CPU and on tensor cores)
+    diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)  # per-layer statistics: cnnlab inspect
 
     @model_validator(mode="after")
     def _device_syntax(self) -> TrainSpec:

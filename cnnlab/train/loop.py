@@ -26,6 +26,7 @@ from cnnlab.shape.plan import build_plan
 from cnnlab.spec import Spec
 from cnnlab.train import checkpoint
 from cnnlab.train.device import resolve_device, seed_everything, uses_channels_last
+from cnnlab.train.diagnostics import Diagnostics
 from cnnlab.train.heads import HEADS, Head
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
@@ -116,6 +117,8 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(spec.seed + 1)
         augment = self.data.train.augment
         self.augment_generator = augment.generator if augment is not None else None
+        self.diagnostics = Diagnostics(self.model, self.plan, self.train_batches, self.head, t.diagnostics, spec.seed,
+                                       self.store)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -160,6 +163,7 @@ class Trainer:
             loss_sum=_on(progress["epoch_loss_sum"], self.device), correct=_on(progress["epoch_correct"], self.device))
         checkpoint.restore_random_states(progress["random"], self.shuffle, self.augment_generator)
         self.store.write_metrics(self.rows)  # as of the checkpoint (a later epoch's row may have been written)
+        self.diagnostics.resume(self.epoch, mid_epoch=self.partial.step > 0)
 
     # ------------------------------------------------------------------ training
 
@@ -213,6 +217,7 @@ class Trainer:
         """Train the remaining epochs (or until early stopping / divergence), test the best checkpoint."""
         t = self.train_spec
         stopped_early = diverged = False
+        self.diagnostics.record(0)
         while self.epoch < t.epochs:
             if t.patience is not None and self.since_best >= t.patience:  # reached before a stop at the boundary
                 stopped_early = True
@@ -246,6 +251,8 @@ class Trainer:
             self.save_last()
             if improved:
                 self.save_best()
+            self.diagnostics.record(epoch, last=epoch == t.epochs or t.patience is not None
+                                    and self.since_best >= t.patience)
             self.reporter.epoch_done(row)
             if self.epoch < t.epochs and (signum := self.stop()) is not None \
                     and not (t.patience is not None and self.since_best >= t.patience):
@@ -279,6 +286,7 @@ class Trainer:
                          "test": len(self.data.test)},
             normalization={"mean": list(self.data.normalizer.mean), "std": list(self.data.normalizer.std)},
             device=str(self.device),
+            files=sorted({*self.store.files(), "summary.json"}),
         )
 
 

@@ -1,0 +1,118 @@
+"""What the per-layer diagnostics cost: their time as a share of the training epochs' time.
+
+    .venv/bin/python benchmarks/bench_diagnostics.py [--workload quickstart lenet5_mnist] [--repeats 3]
+        [--epochs N] [--threads N] [--data /tmp/cnnlab-bench]
+
+Each workload trains through cnnlab's real code path (execute_run, what `cnnlab train` calls) twice per
+repetition, with diagnostics on (the default: a probe batch of 256 images at init and after every epoch)
+and off (`train.diagnostics.every: 0`), the order alternating between repetitions. Reported, as medians:
+  overhead  the time spent in Diagnostics.record (init included) over the time of the training epochs
+            of the same run: the figure the 5% budget is about, measured inside one run
+  on/off    the whole run's wall time with diagnostics over without (noisier: two runs)
+Workloads: `quickstart` (experiments/quickstart.yaml: shapes, 7,200 training images, a small CNN with
+batch norm) and `lenet5_mnist` (experiments/lenet5_mnist.yaml on 60,000 synthetic MNIST-format images
+written under --data in the IDX layout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from cnnlab.data import writers
+from cnnlab.run.execute import execute_run
+from cnnlab.spec import Spec, load_spec
+from cnnlab.train import diagnostics
+from cnnlab.train.progress import RichReporter
+
+REPO = Path(__file__).resolve().parent.parent
+WORKLOADS = {
+    "quickstart": (REPO / "experiments" / "quickstart.yaml", []),
+    "lenet5_mnist": (REPO / "experiments" / "lenet5_mnist.yaml", ["data.download=false"]),
+}
+
+
+class Timed:
+    """Wraps Diagnostics.record to add up the seconds it takes."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.original = diagnostics.Diagnostics.record
+
+    def __enter__(self) -> Timed:
+        original, timed = self.original, self
+
+        def record(self, *args, **kwargs):
+            start = time.perf_counter()
+            original(self, *args, **kwargs)
+            timed.seconds += time.perf_counter() - start
+
+        diagnostics.Diagnostics.record = record
+        return self
+
+    def __exit__(self, *exc) -> None:
+        diagnostics.Diagnostics.record = self.original
+
+
+def spec_for(name: str, args: argparse.Namespace, on: bool) -> Spec:
+    path, extra = WORKLOADS[name]
+    overrides = [*extra, "train.device=cpu", f"train.diagnostics.every={1 if on else 0}"]
+    if name == "lenet5_mnist":
+        root = args.data / "mnist"
+        if not root.exists():
+            writers.write_synthetic("mnist", root, 60_000, 10_000)
+        overrides.append(f"data.root={root}")
+    if args.epochs:
+        overrides.append(f"train.epochs={args.epochs}")
+    if args.threads:
+        overrides.append(f"train.threads={args.threads}")
+    return load_spec(path, overrides)
+
+
+def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float]:
+    """(seconds in diagnostics, seconds of the training epochs, wall seconds of the whole run)."""
+    with Timed() as timed:
+        start = time.perf_counter()
+        outcome = execute_run(spec, runs_dir, lambda store: RichReporter(Console(file=io.StringIO()), store,
+                                                                         spec.train.epochs), command=["bench"])
+        wall = time.perf_counter() - start
+    assert outcome.status == "completed", outcome.error
+    return timed.seconds, outcome.summary.train_seconds, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workload", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the experiment's")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "cnnlab-bench")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, torch {torch.__version__}; load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as runs:
+        for name in args.workload:
+            overhead, on_off = [], []
+            for rep in range(args.repeats):
+                times = {}
+                for on in ((True, False) if rep % 2 == 0 else (False, True)):
+                    times[on] = run(spec_for(name, args, on), Path(runs))
+                spent, epochs, wall = times[True]
+                overhead.append(spent / epochs)
+                on_off.append(wall / times[False][2])
+                print(f"  {name} repetition {rep + 1}: diagnostics {spent:.2f} s over epochs {epochs:.1f} s "
+                      f"({overhead[-1]:.1%}); run wall time on {wall:.1f} s, off {times[False][2]:.1f} s")
+            print(f"{name}: median overhead {statistics.median(overhead):.1%} of epoch time (target <= 5%), "
+                  f"median wall time on/off {statistics.median(on_off):.3f}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

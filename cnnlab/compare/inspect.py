@@ -1,0 +1,225 @@
+"""What `cnnlab inspect` does: load runs and their diagnostics, show each configuration's layers at
+init and at one epoch with the flags they raise, as a table, Markdown, JSON or CSV; draw the depth plot.
+
+Reads files only: never imports torch (nor matplotlib unless --plot is given).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cnnlab.compare.diagnose import Diagnosed, diagnose
+from cnnlab.compare.flags import Flag, LayerStats, flags
+from cnnlab.compare.labels import row_labels
+from cnnlab.compare.load import MISSING, load_runs
+from cnnlab.compare.metrics import CompareError
+from cnnlab.compare.query import format_plain
+from cnnlab.util.text import markdown_table, plural
+
+COLUMNS: dict[str, str] = {
+    "units": "units",
+    "distinct_units": "distinct",
+    "act_mean": "act mean",
+    "act_std": "act std",
+    "dead_fraction": "dead",
+    "saturated_fraction": "saturated",
+    "weight_norm": "‖W‖",
+    "grad_rms": "∇ per weight",
+    "grad_norm": "‖∇‖",
+    "update_ratio": "update",
+}
+"""The statistics a table shows (statistic → header), in order; a column no layer has is left out."""
+
+LEGEND = ("act: the layer's output after its activation, on the probe batch; dead: units that never fire; "
+          "saturated: outputs where the slope is below 10% of its maximum; ∇: the probe loss's gradient "
+          "w.r.t. the weight (per weight: RMS); update: ‖ΔW‖/‖W‖ since the previous record")
+
+
+@dataclass
+class View:
+    """One configuration as inspect shows it: its label, layers at init and at the chosen epoch, flags."""
+
+    label: str
+    diagnosed: Diagnosed
+    epoch: int
+    config: dict[str, Any]  # the differing spec keys
+
+    @property
+    def epochs(self) -> list[int]:
+        return [0] if self.epoch == 0 else [0, self.epoch]
+
+    def flags(self, epoch: int) -> list[Flag]:
+        return flags(self.diagnosed.at(epoch))
+
+
+def build_views(diagnosed: Sequence[Diagnosed], keys: Sequence[str], epoch: int | None) -> list[View]:
+    """A View per configuration, at `epoch` (default: the last epoch its runs all recorded)."""
+    labels, _ = row_labels([d.row for d in diagnosed], keys)
+    views = []
+    for d, label in zip(diagnosed, labels, strict=True):
+        if len(diagnosed) == 1:
+            label = d.runs[0].run_id if len(d.runs) == 1 else f"{d.row.config.get('name', 'runs')} (n={len(d.runs)})"
+        recorded = sorted(d.epochs)
+        if 0 not in recorded:
+            raise CompareError(f"{label}: its diagnostics have no record at init (epoch 0)")
+        chosen = recorded[-1] if epoch is None else epoch
+        if chosen not in recorded:
+            raise CompareError(f"--epoch {epoch}: not recorded for {label} (recorded: "
+                               f"{', '.join(map(str, recorded))})")
+        config = {k: None if (v := d.row.config.get(k, MISSING)) is MISSING else v for k in keys}
+        views.append(View(label, d, chosen, config))
+    return views
+
+
+def show_inspection(paths: Sequence[Path], *, epoch: int | None, fmt: str, plot: Path | None,
+                    warn: Callable[[str], None]) -> None:
+    """Print the diagnostics of the runs under `paths` as `fmt`; draw `plot` if given."""
+    if plot is not None:
+        from cnnlab.compare import depth_plot  # matplotlib only when a plot is asked for
+        from cnnlab.compare.plot import check_plot_path
+
+        check_plot_path(plot)
+    runs = load_runs(paths, warn=warn)
+    diagnosed, keys = diagnose(runs, warn)
+    views = build_views(diagnosed, keys, epoch)
+    FORMATS[fmt](views, sys.stdout)
+    if plot is not None:
+        depth_plot.plot_depth(views, plot, title=_title(views, runs))
+        print(f"wrote {plot}", file=sys.stderr)
+
+
+def _title(views: Sequence[View], runs: Sequence) -> str:
+    names = sorted({str(run.config.get("name", "")) for run in runs} - {""})
+    what = names[0] if len(names) == 1 else "runs"
+    return f"{what}: {plural(len(views), 'configuration')} ({plural(len(runs), 'run')})"
+
+
+# ------------------------------------------------------------------------------------------- cells
+
+
+def cell(statistic: str, value: float | None) -> str:
+    if value is None:
+        return ""
+    if not math.isfinite(value):
+        return str(value)
+    if statistic in ("units", "distinct_units"):
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if statistic.endswith("_fraction"):
+        return f"{value:.0%}"
+    return f"{value:.3g}"
+
+
+def _columns(layers: Sequence[LayerStats]) -> list[str]:
+    return [s for s in COLUMNS if any(s in layer.values for layer in layers)]
+
+
+def _rows(layers: Sequence[LayerStats], columns: Sequence[str]) -> list[list[str]]:
+    return [[layer.layer, layer.activation, *(cell(s, layer.values.get(s)) for s in columns)] for layer in layers]
+
+
+def _heading(epoch: int) -> str:
+    return "at init" if epoch == 0 else f"after epoch {epoch}"
+
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+def render_table(views: Sequence[View], stream: TextIO) -> None:
+    console = Console(file=stream, highlight=False, width=None if stream.isatty() else 160)
+    for i, view in enumerate(views):
+        console.print(("\n" if i else "") + view.label, style="bold", markup=False)
+        for epoch in view.epochs:
+            layers = view.diagnosed.at(epoch)
+            columns = _columns(layers)
+            table = Table(title=_heading(epoch), title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+            table.add_column("layer")
+            table.add_column("activation")
+            for statistic in columns:
+                table.add_column(COLUMNS[statistic], justify="right", no_wrap=True)
+            for cells in _rows(layers, columns):
+                table.add_row(*cells)
+            console.print(table)
+            for flag in view.flags(epoch):
+                console.print(f"  ⚑ {flag.text}", style="yellow", markup=False)
+    console.print(LEGEND, style="dim", markup=False)
+
+
+def render_markdown(views: Sequence[View], stream: TextIO) -> None:
+    for view in views:
+        stream.write(f"### {view.label}\n\n")
+        for epoch in view.epochs:
+            layers = view.diagnosed.at(epoch)
+            columns = _columns(layers)
+            stream.write(f"**{_heading(epoch)}**\n\n")
+            stream.write(markdown_table(["layer", "activation", *(COLUMNS[s] for s in columns)],
+                                        _rows(layers, columns), [False, False, *([True] * len(columns))]))
+            stream.write("".join(f"- {flag.text}\n" for flag in view.flags(epoch)))
+            stream.write("\n")
+    stream.write(f"{LEGEND}.\n")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return list(value) if isinstance(value, tuple) else value
+
+
+def documents(views: Sequence[View]) -> list[dict[str, Any]]:
+    """One object per configuration: its keys, runs, and per shown epoch the layers and the flags."""
+    out = []
+    for view in views:
+        out.append({
+            "label": view.label,
+            "config": {k: _json_value(v) for k, v in view.config.items()},
+            "n": len(view.diagnosed.runs),
+            "runs": [str(run.path) for run in view.diagnosed.runs],
+            "epochs": {
+                str(epoch): {
+                    "layers": [{"layer": s.layer, "depth": s.depth, "activation": s.activation,
+                                **{k: _json_value(v) for k, v in s.values.items()}}
+                               for s in view.diagnosed.at(epoch)],
+                    "flags": [{"kind": f.kind, "layer": f.layer, "value": _json_value(f.value), "text": f.text}
+                              for f in view.flags(epoch)],
+                }
+                for epoch in view.epochs
+            },
+        })
+    return out
+
+
+def render_json(views: Sequence[View], stream: TextIO) -> None:
+    json.dump(documents(views), stream, indent=1, ensure_ascii=False, allow_nan=False)
+    stream.write("\n")
+
+
+def render_csv(views: Sequence[View], stream: TextIO) -> None:
+    """Tidy: one line per configuration × epoch × layer × statistic (seed-aggregated), keys first."""
+    keys = list(views[0].config) if views else []
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow([*keys, "n", "epoch", "layer", "depth", "activation", "statistic", "value"])
+    for view in views:
+        prefix = ["" if view.config[k] is None else format_plain(view.config[k]) for k in keys]
+        prefix.append(len(view.diagnosed.runs))
+        for epoch in view.epochs:
+            for s in view.diagnosed.at(epoch):
+                for statistic, value in s.values.items():
+                    writer.writerow([*prefix, epoch, s.layer, s.depth, s.activation, statistic, repr(value)])
+
+
+FORMATS: dict[str, Callable[[Sequence[View], TextIO], None]] = {
+    "table": render_table,
+    "markdown": render_markdown,
+    "json": render_json,
+    "csv": render_csv,
+}

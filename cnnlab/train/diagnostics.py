@@ -1,0 +1,156 @@
+"""Per-layer diagnostics on a fixed probe batch: why a run learns or not.
+
+At initialization and after every `train.diagnostics.every` epochs (and the last), one forward and
+one backward pass over the same probe images (drawn from the training split by the run's seed, never
+augmented) measure, for every weighted layer and the activation after it, the statistics listed in
+cnnlab.rundir.records.DIAGNOSTIC_STATISTICS; they go to diagnostics.csv, for `cnnlab inspect`.
+
+The pass leaves training as it was: batch norm runs on the probe's own statistics but its running
+statistics are put back, dropout is off, no random number is drawn from a generator training uses,
+and the gradients come from autograd.grad, not through `.grad`. So a run gives the same numbers with
+diagnostics on or off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from cnnlab.data.pipeline import Batches
+from cnnlab.models.activations import ACTIVATIONS
+from cnnlab.models.builder import weighted_layers
+from cnnlab.rundir.records import DiagnosticsRow
+from cnnlab.rundir.store import RunStore
+from cnnlab.shape.layers import Activation, Plan
+from cnnlab.spec import DiagnosticsSpec
+
+RECTIFIERS = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu"})
+"""Activations whose unit is dead when it is never above 0: it then passes (almost) no gradient."""
+
+SATURATION_SLOPE = 0.1
+"""An output counts as saturated where the activation's slope there is below this share of its
+largest slope: |y| ≥ 0.949 for tanh (and 0.949·1.7159 for scaled_tanh), y ≤ 0.026 or y ≥ 0.974
+for sigmoid."""
+
+SATURATED: dict[str, Callable[[dict], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "sigmoid": lambda o: lambda y: y * (1 - y) <= SATURATION_SLOPE / 4,  # σ' = y(1 − y), at most 1/4
+    "tanh": lambda o: lambda y: y.abs() >= math.sqrt(1 - SATURATION_SLOPE),  # tanh' = 1 − y²
+    "scaled_tanh": lambda o: lambda y: y.abs() >= o["amplitude"] * math.sqrt(1 - SATURATION_SLOPE),
+}
+"""Saturating activation → (its options → the mask of saturated outputs, computed from the outputs)."""
+
+DISTINCT_TOLERANCE = 1e-4  # two units are the same when their outputs differ by less than this, relatively
+DISTINCT_POSITIONS = 256  # outputs per unit compared (a fixed random sample of images × positions)
+
+
+class Diagnostics:
+    """The probe batch and what it measured so far; `record(epoch)` adds an epoch to diagnostics.csv."""
+
+    def __init__(self, model: nn.Module, plan: Plan, batches: Batches, head, spec: DiagnosticsSpec, seed: int,
+                 store: RunStore) -> None:
+        self.model, self.head, self.every, self.store = model, head, spec.every, store
+        self.rows: list[DiagnosticsRow] = []
+        self.recorded: int | None = None
+        self.layers = list(weighted_layers(plan))
+        if not self.every:
+            return
+        order = torch.randperm(len(batches.split), generator=torch.Generator().manual_seed(seed))
+        self.x, self.y = batches.select(order[:spec.probe].sort().values)
+        self.previous = [self._weight(w.name).detach().clone() for w in self.layers]
+
+    def _weight(self, name: str) -> torch.Tensor:
+        return getattr(self.model, name).weight
+
+    def record(self, epoch: int, last: bool = False) -> None:
+        """Measure now, labelled `epoch` (0: at init), if it is a recording epoch: every N-th, or `last`."""
+        if not self.every or epoch == self.recorded or (epoch % self.every and not last):
+            return
+        outputs, grads = self._probe()
+        names, values = [], []
+        for i, (weighted, grad) in enumerate(zip(self.layers, grads, strict=True)):
+            for statistic, value in self._statistics(i, weighted.activation, outputs[i], grad, epoch):
+                names.append((i, statistic))
+                values.append(value)
+        numbers = torch.stack(values).tolist()  # one transfer from the device for everything
+        for (i, statistic), value in zip(names, numbers, strict=True):
+            if statistic == "update_ratio" and not math.isfinite(value):
+                continue  # no change to measure against a weight of norm 0 (zero init)
+            w = self.layers[i]
+            self.rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
+                                            statistic=statistic, value=value))
+        self.previous = [self._weight(w.name).detach().clone() for w in self.layers]
+        self.recorded = epoch
+        self.store.write_diagnostics(self.rows)
+
+    def _probe(self) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """Each weighted layer's activation output on the probe batch, and the probe loss's gradients."""
+        model = self.model
+        training = model.training
+        buffers = [b.clone() for b in model.buffers()]
+        outputs: dict[int, torch.Tensor] = {}
+        hooks = []
+        for i, w in enumerate(self.layers):
+            watched = getattr(model, w.activation_name or w.name)
+            hooks.append(watched.register_forward_hook(lambda m, args, out, i=i: outputs.__setitem__(i, out.detach())))
+        model.train()
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.eval()
+        try:
+            with torch.enable_grad():
+                loss = self.head.loss(model(self.x), self.y)
+                grads = torch.autograd.grad(loss, [self._weight(w.name) for w in self.layers])
+        finally:
+            for hook in hooks:
+                hook.remove()
+            with torch.no_grad():
+                for buffer, saved in zip(model.buffers(), buffers, strict=True):
+                    buffer.copy_(saved)
+            model.train(training)
+        return [outputs[i] for i in range(len(self.layers))], grads
+
+    def _statistics(self, i: int, activation: Activation, out: torch.Tensor, grad: torch.Tensor,
+                    epoch: int) -> list[tuple[str, torch.Tensor]]:
+        out = out.float()
+        weight = self._weight(self.layers[i].name).detach()
+        per_unit = [d for d in range(out.dim()) if d != 1]  # images and positions
+        std, mean = torch.std_mean(out)
+        found = [("act_mean", mean), ("act_std", std),
+                 ("units", torch.tensor(float(out.shape[1]), device=out.device)),
+                 ("distinct_units", distinct_units(sampled_outputs(out)))]
+        if activation.kind in RECTIFIERS:
+            found.append(("dead_fraction", (out.amax(dim=per_unit) <= 0).float().mean()))
+        if activation.kind in SATURATED:
+            options = ACTIVATIONS.validate_options(activation.kind, dict(activation.options))
+            found.append(("saturated_fraction", SATURATED[activation.kind](options)(out).float().mean()))
+        grad_norm = grad.norm()
+        found += [("weight_norm", weight.norm()), ("grad_norm", grad_norm),
+                  ("grad_rms", grad_norm / math.sqrt(grad.numel()))]
+        if epoch > 0:
+            previous = self.previous[i]
+            found.append(("update_ratio", (weight - previous).norm() / previous.norm()))
+        return found
+
+
+def sampled_outputs(out: torch.Tensor) -> torch.Tensor:
+    """Units × DISTINCT_POSITIONS of a layer's outputs (N×C×H×W or N×F): every unit at the same
+    (image, position) pairs, a fixed random sample of them."""
+    flat = out.flatten(2) if out.dim() > 2 else out.unsqueeze(2)  # N × C × positions
+    n, _, positions = flat.shape
+    pick = torch.randint(n * positions, (DISTINCT_POSITIONS,), generator=torch.Generator().manual_seed(0))
+    pick = pick.to(out.device)
+    return flat[pick // positions, :, pick % positions].T
+
+
+def distinct_units(units: torch.Tensor) -> torch.Tensor:
+    """How many rows of `units` (one per unit: its outputs) differ from every earlier row by more than
+    DISTINCT_TOLERANCE relative to the larger of the two (all-zero rows are all the same)."""
+    # float64, so that the distance of two equal rows comes out as 0, not as rounding noise (MPS has none)
+    units = (units.cpu() if units.device.type == "mps" else units).double()
+    norms = units.norm(dim=1)
+    same = torch.cdist(units, units) <= DISTINCT_TOLERANCE * torch.maximum(norms[:, None], norms[None, :])
+    repeats = torch.tril(same, diagonal=-1).any(dim=1)  # equal to some earlier unit
+    return (units.shape[0] - repeats.sum()).float()
