@@ -83,6 +83,10 @@ def shape(
 
     MACs are multiply-accumulates (FLOPs ≈ 2·MACs); the receptive field r and jump j are in input
     pixels, padding included.
+
+    In a spec's model, a conv or linear layer directly followed by batch or instance norm has no bias
+    (its row says "no bias"): the norm subtracts the channel mean, and its shift β takes the bias's
+    place (Ioffe & Szegedy 2015). Before layer or group norm, or with norm_position: after, it keeps one.
     """
     from cnnlab.util.terminal import make_console
 

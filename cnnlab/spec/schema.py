@@ -209,7 +209,7 @@ class ModelSpec(Section):
     activation: Annotated[Choice, _in("activation")] = "relu"  # nonlinearity after every hidden layer
     init: Annotated[Choice, _in("init")] = "kaiming_normal"  # weight initialization of conv and linear layers
     bias_init: BiasInit | None = None  # null: zeros (with init: default, PyTorch's own)
-    norm: Annotated[Choice, _in("norm")] = "batch"  # normalization of conv feature maps (mlp: of hidden layers)
+    norm: Annotated[Choice, _in("norm")] = "batch"  # of conv maps (mlp: hidden layers); batch, instance: no bias before
     norm_position: Literal["before", "after"] = "before"  # norm before or after the activation
     conv: list[ConvSpec] = [  # the conv blocks, in order: the list is the depth
         {"out_channels": 32, "kernel_size": 3, "padding": "same", "pool": {"type": "max", "kernel_size": 2}},
