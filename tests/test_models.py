@@ -184,9 +184,9 @@ def test_leaky_relu_gain_follows_the_slope():
 
 
 def test_kaiming_gains_of_the_first_layer_and_the_head():
-    """fan_in mode: the first layer reads the image (gain 1, He et al. §2.2), the head reads ReLU outputs (√2);
-    fan_out mode: the gain of the activation after the layer (ReLU for the first, none for the head)."""
-    for mode, first, head in (("fan_in", 1.0, math.sqrt(2)), ("fan_out", math.sqrt(2), 1.0)):
+    """fan_in mode: the first layer reads the image (gain 1, He et al. §2.2); fan_out mode: the gain of the
+    activation after the layer (ReLU's for the first); the head has none after it: gain 1."""
+    for mode, first, head in (("fan_in", 1.0, 1.0), ("fan_out", math.sqrt(2), 1.0)):
         _, net = model_for({"preset": "mlp", "fc": [1000], "init": {"name": "kaiming_normal", "mode": mode}})
         for w, g in ((net.fc1.weight, first), (net.head.weight, head)):
             fan = fan_in_out(w)[0 if mode == "fan_in" else 1]

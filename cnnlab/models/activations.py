@@ -86,7 +86,7 @@ def identity():
 # Var[y_l] = fan_in · Var[w_l] · E[x_l²], with x_l = f(y_{l-1}). For y ~ N(0, 1), choosing
 # Var[w] = gain² / fan_in with gain = 1 / sqrt(E[f(z)²]), z ~ N(0, 1), makes unit variance a fixed
 # point. For ReLU E[f(z)²] = 1/2, so the rule gives He's √2 exactly. The first layer reads the image,
-# not an activation's output, so Kaiming gives it gain 1 (He et al. §2.2; cnnlab.models.inits.Target):
+# not an activation's output, so Kaiming gives it gain 1 (He et al. §2.2; inits.Target.forward_gain):
 # for ReLU any variance is a fixed point and this changes nothing, but GELU and SiLU are not
 # positively homogeneous and their fixed point at 1 is unstable (the variance map's slope there is
 # 1.14 and 1.17): started at the variance gain² instead of 1, a 20-layer plain SiLU net grows ~15×.

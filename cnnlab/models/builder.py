@@ -89,22 +89,20 @@ def weighted_layers(plan: Plan) -> Iterator[Weighted]:
 
 
 def initialize(model, plan: Plan, init: Choice, bias_init: Choice | None) -> None:
-    """Initialize every weighted layer for the activations around it: the one whose output it reads
-    (none for the first layer) and the one after it (none for the head); see inits.Target.
+    """Initialize every weighted layer for the activation after it (the head: none), the first one as
+    the layer that reads the image (see inits.Target).
 
     Biases: `bias_init` when given; otherwise zeros for the named schemes and PyTorch's own for
     `default`."""
     if bias_init is None and init.name != "default":
         bias_init = Choice("zeros")
-    gain_in = 1.0  # the first layer reads the image
-    for weighted in weighted_layers(plan):
+    for i, weighted in enumerate(weighted_layers(plan)):
         module = getattr(model, weighted.name)
-        gain_out = gain(weighted.activation.kind, dict(weighted.activation.options))
+        layer_gain = gain(weighted.activation.kind, dict(weighted.activation.options))
         for tensor, fan_in, fan_out in init_views(module):
-            INITS.build(init.name, tensor, Target(fan_in, fan_out, gain_in, gain_out), **init.options)
+            INITS.build(init.name, tensor, Target(fan_in, fan_out, layer_gain, reads_input=i == 0), **init.options)
         if module.bias is not None and bias_init is not None:
             INITS.build(bias_init.name, module.bias, VECTOR, **bias_init.options)
-        gain_in = gain_out
 
 
 def init_views(module) -> list[tuple[object, float, float]]:

@@ -1,8 +1,8 @@
 """Weight initialization schemes by name.
 
 Each entry fills one tensor in place. cnnlab supplies the tensor and its Target: the tensor's fan-in
-and fan-out, and the gains of the activations around the layer (cnnlab.models.activations.GAINS); the
-keyword options are the user's. The formulas are the papers': Glorot & Bengio (2010) for
+and fan-out, and the gain of the activation after the layer (cnnlab.models.activations.GAINS); the keyword
+options are the user's. The formulas are the papers': Glorot & Bengio (2010) for
 xavier_*, He et al. (2015) for kaiming_*, Saxe et al. (2014) for orthogonal, LeCun et al. (1998)
 for lecun_*.
 """
@@ -25,21 +25,26 @@ Gain = float | Literal["auto"]  # a number, or `auto`: the gain of the activatio
 
 @dataclass(frozen=True)
 class Target:
-    """Where a tensor sits: its unit's inputs (fan_in), the units each input feeds (fan_out), and the
-    gains (cnnlab.models.activations.GAINS) of the activation whose output the layer reads (gain_in:
-    1 for the first layer, which reads the image) and of the activation applied to its output
-    (gain_out: 1 for the head).
-
-    He et al. (2015) keep the forward signal with Var[y_l] = fan_in · Var[w_l] · E[x_l²], where x_l
-    is the previous layer's activation: so fan_in mode takes gain_in, and their first layer gets
-    fan_in · Var[w_1] = 1 "because there is no ReLU applied on the input signal" (§2.2). The backward
-    case multiplies by E[f'(y_l)²] of the layer's own activation: fan_out mode takes gain_out. In a
-    uniform stack the two are the same number for every layer but the first and the head."""
+    """Where a tensor sits: its unit's inputs (fan_in), the units each input feeds (fan_out), the gain
+    of the activation applied to its output (cnnlab.models.activations.GAINS; 1 for none, e.g. the
+    head), and whether it reads the network's input rather than an activation's output."""
 
     fan_in: float
     fan_out: float
-    gain_in: float = 1.0
-    gain_out: float = 1.0
+    gain: float = 1.0
+    reads_input: bool = False
+
+    @property
+    def forward_gain(self) -> float:
+        """The gain that keeps the forward signal's variance (Kaiming's default fan_in mode).
+
+        He et al. (2015) keep Var[y_l] = fan_in · Var[w_l] · E[x_l²] fixed, x_l being the previous
+        layer's activation; in a uniform stack its gain is the gain of the activation after the layer,
+        PyTorch's convention, which cnnlab follows everywhere but at the first layer: that one reads
+        the image, not an activation's output, so fan_in · Var[w_1] = 1 (He et al. §2.2). For ReLU any
+        variance is a fixed point and this changes nothing; for GELU and SiLU starting at the variance
+        gain² instead of 1 makes a deep plain stack grow (see GAINS). The head keeps gain 1."""
+        return 1.0 if self.reads_input else self.gain
 
 
 VECTOR = Target(1, 1)  # what a bias is initialized as: the schemes allowed for biases use no fans
@@ -47,7 +52,7 @@ VECTOR = Target(1, 1)  # what a bias is initialized as: the schemes allowed for 
 
 def _gain(choice: Gain, target: Target) -> float:
     """A user's gain; `auto`: the one Kaiming's default (fan_in) mode uses."""
-    return target.gain_in if choice == "auto" else choice
+    return target.forward_gain if choice == "auto" else choice
 
 
 @INITS.register("default", "PyTorch's own initialization of each layer (left untouched)")
@@ -90,15 +95,15 @@ def xavier_uniform(weight, target: Target, /, *, gain: Gain = 1.0):
 
 
 def _kaiming_std(target: Target, mode: FanMode) -> float:
-    """He et al. (2015): gain/sqrt(fan_in) with the input's activation gain (forward), or
-    gain/sqrt(fan_out) with the output's (backward); see Target."""
+    """He et al. (2015): gain/sqrt(fan_in) keeps the forward signal (Target.forward_gain), and
+    gain/sqrt(fan_out) the backward one, whose factor E[f'(y)²] is the layer's own activation's."""
     if mode == "fan_in":
-        return target.gain_in / math.sqrt(target.fan_in)
-    return target.gain_out / math.sqrt(target.fan_out)
+        return target.forward_gain / math.sqrt(target.fan_in)
+    return target.gain / math.sqrt(target.fan_out)
 
 
-@INITS.register("kaiming_normal", "N(0, gain²/fan) (He et al., 2015): gain of the activation the layer reads "
-                                  "(1 for the first layer), or with mode fan_out of the one after it")
+@INITS.register("kaiming_normal", "N(0, gain²/fan) with the activation's gain (He et al., 2015); the first layer, "
+                                  "which reads the image, gets gain 1 in mode fan_in (§2.2)")
 def kaiming_normal(weight, target: Target, /, *, mode: FanMode = "fan_in"):
     init.normal_(weight, 0.0, _kaiming_std(target, mode))
 
