@@ -97,6 +97,10 @@ def test_zero_init_leaves_one_distinct_unit_per_layer_for_good(tmp_path):
         distinct = values(rows, "distinct_units", epoch)
         assert distinct.pop("head") >= 1
         assert distinct == {"conv1": 1, "conv2": 1, "fc1": 1}, (epoch, distinct)
+    document = json.loads(inspect(runs, "--format", "json").stdout)[0]
+    for epoch in ("0", "2"):
+        texts = [flag["text"] for flag in document["epochs"][epoch]["flags"]]
+        assert "symmetry: conv1's 8 units are identical (as after zero or constant init); 2 more layers too" in texts
 
 
 @pytest.fixture(scope="module")

@@ -5,3 +5,10 @@ registers them. Each command imports its work (and any torch-side package) insid
 Torch-free. May import at module level: typer, cnnlab.errors, cnnlab.shape.adhoc (the layer syntax
 for the help text), cnnlab.compare.flags (inspect's thresholds for its help text).
 """
+
+import typer
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr, as the commands that read runs print them."""
+    typer.echo(f"warning: {message}", err=True)

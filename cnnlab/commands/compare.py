@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from cnnlab.commands import warn
 from cnnlab.compare.metrics import EXTRA_COLUMNS, METRICS
 
 EPILOG = "\n".join([
@@ -18,10 +19,6 @@ EPILOG = "\n".join([
     "cnnlab compare runs/activations --format csv > activations.csv",
     "cnnlab compare runs/activations --plot curves.png",
 ])
-
-
-def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
 
 
 def compare(
@@ -84,4 +81,4 @@ def compare(
     from cnnlab.compare.show import show_comparison  # the work, and its imports, only when the command runs
 
     show_comparison(paths or [], where=where or (), sort=sort, ascending=ascending, top=top, metrics=metrics,
-                    fmt=fmt, aggregate=aggregate, all_params=all_params, plot=plot, warn=_warn)
+                    fmt=fmt, aggregate=aggregate, all_params=all_params, plot=plot, warn=warn)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from cnnlab.commands import warn
 from cnnlab.compare.flags import thresholds_help
 
 EPILOG = "\n".join([
@@ -19,10 +20,6 @@ EPILOG = "\n".join([
     "\n[bold]Flags[/bold] (on each configuration at init and at the chosen epoch):",
     *thresholds_help().splitlines(),
 ])
-
-
-def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
 
 
 def inspect(
@@ -49,4 +46,4 @@ def inspect(
     """
     from cnnlab.compare.inspect import show_inspection  # the work, and its imports, only when the command runs
 
-    show_inspection(paths, epoch=epoch, fmt=fmt, plot=plot, warn=_warn)
+    show_inspection(paths, epoch=epoch, fmt=fmt, plot=plot, warn=warn)

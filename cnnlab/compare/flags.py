@@ -39,8 +39,8 @@ THRESHOLDS: dict[str, Threshold] = {
     "dead units": Threshold(0.25, "at least this share of a ReLU-family layer's units never fire on the probe"),
     "saturation": Threshold(0.25, "at least this share of a sigmoid/tanh layer's outputs are saturated (slope "
                                   "below 10% of its maximum)"),
-    "symmetry": Threshold(1, "a layer with several units has this many distinct ones (not all dead): they "
-                             "compute the same thing, as after zero or constant init"),
+    "symmetry": Threshold(1, "a layer of several units has only this many distinct ones, and they are not all "
+                             "dead (or its weights are all 0): as after zero or constant init"),
 }
 """Each flag and when it is raised; `cnnlab inspect --help` lists them."""
 
@@ -70,8 +70,9 @@ def flags(layers: Sequence[LayerStats]) -> list[Flag]:
     found += _share_flags(hidden, "dead_fraction", "dead units", "{share} of {layer}'s units never fire")
     found += _share_flags(hidden, "saturated_fraction", "saturation",
                           "{share} of {layer}'s {activation} outputs are saturated")
+    # Units that all died are identical too; that is symmetry only when the weights themselves are all 0.
     symmetric = [s for s in hidden if s.values.get("units", 1) > 1 and s.values.get("distinct_units") == 1
-                 and s.values.get("dead_fraction", 0) < 1]
+                 and (s.values.get("dead_fraction", 0) < 1 or s.values.get("weight_norm") == 0)]
     if symmetric:
         s = symmetric[0]
         more = f"; {_more(len(symmetric) - 1)} too" if len(symmetric) > 1 else ""
