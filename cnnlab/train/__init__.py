@@ -1,6 +1,6 @@
 """Training one run: device, seeding and memory-format setup, optimizers and schedules, the epoch
-loop with its metrics, checkpoints (what an exact resume needs, loaded safely), and the progress
-reporters.
+loop with its metrics, checkpoints (what an exact resume needs, loaded safely), the per-layer
+diagnostics on a probe batch, and the progress reporters.
 
 Torch-side. May import: cnnlab.data, cnnlab.models, cnnlab.shape, cnnlab.spec, cnnlab.rundir,
 cnnlab.util, cnnlab.errors.
