@@ -4,7 +4,7 @@
         [--epochs N] [--threads N] [--data /tmp/cnnlab-bench]
 
 Each workload trains through cnnlab's real code path (execute_run, what `cnnlab train` calls) twice per
-repetition, with diagnostics on (the default: a probe batch of 256 images at init and after every epoch)
+repetition, with diagnostics on (the default: a probe batch of 128 images at init and after every epoch)
 and off (`train.diagnostics.every: 0`), the order alternating between repetitions. Reported, as medians:
   overhead  the time spent in Diagnostics.record (init included) over the time of the training epochs
             of the same run: the figure the 5% budget is about, measured inside one run

@@ -61,13 +61,13 @@ def diagnose(runs: Sequence[Run], warn: Callable[[str], None]) -> tuple[list[Dia
                 raise CompareError(f"{run.path}: no diagnostics.csv; {NO_DIAGNOSTICS}")
             warn(f"{run.path}: no diagnostics.csv; left out")
         elif rows:
-            tables[run.run_id + str(run.path)] = rows
+            tables[str(run.path)] = rows
     diagnosed = []
     for members in configurations(runs):
         row = group_row(members)
-        used = [r for r in row.used if r.run_id + str(r.path) in tables]
+        used = [r for r in row.used if str(r.path) in tables]
         if used:
-            diagnosed.append(Diagnosed(row, used, aggregate([tables[r.run_id + str(r.path)] for r in used])))
+            diagnosed.append(Diagnosed(row, used, aggregate([tables[str(r.path)] for r in used])))
     if not diagnosed:
         raise CompareError(f"none of the {len(runs)} runs has diagnostics.csv; {NO_DIAGNOSTICS}")
     return diagnosed, differing_keys([d.row for d in diagnosed], _swept(runs))

@@ -264,7 +264,7 @@ class DataSpec(Section):
 
 
 class DiagnosticsSpec(Section):
-    probe: PositiveInt = 256  # images of the fixed probe batch (drawn from the training split by seed)
+    probe: PositiveInt = 128  # images of the fixed probe batch (drawn from the training split by seed)
     every: Annotated[int, Field(strict=True, ge=0)] = 1  # record at init and every N epochs (and the last); 0: off
 
 
