@@ -73,6 +73,12 @@ def test_a_run_records_every_layer_at_init_and_after_each_epoch(tiny_spec, cli, 
     assert "diagnostics.csv" in json.loads((run / "summary.json").read_text())["files"]
 
 
+def test_every_n_epochs_and_the_last(tiny_spec, cli, tmp_path):
+    train_spec = {"epochs": 3, "batch_size": 32, "device": "cpu", "threads": 1, "diagnostics": {"every": 2}}
+    assert cli("train", tiny_spec(train=train_spec), "--runs-dir", tmp_path / "runs").exit_code == 0
+    assert {r.epoch for r in read(next((tmp_path / "runs").glob("*/*")))} == {0, 2, 3}
+
+
 def test_diagnostics_change_nothing_that_training_sees(tiny_spec, cli, tmp_path):
     """The probe pass runs batch norm on its own batch and skips dropout, but training's numbers are the
     same with diagnostics on and off."""
@@ -208,6 +214,20 @@ def test_inspect_user_errors_are_one_line(sigmoid_vs_relu, tiny_spec, cli, tmp_p
         result = inspect(*args)
         assert result.exit_code == 2, result.output
         assert expected in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_inspect_leaves_out_a_run_with_a_broken_diagnostics_file(sigmoid_vs_relu, tmp_path):
+    import shutil
+
+    copy = tmp_path / "runs"
+    shutil.copytree(sigmoid_vs_relu, copy)
+    broken = sorted(copy.glob("*/*/diagnostics.csv"))[0]
+    broken.write_text("epoch,layer\n0,conv1\n")
+    result = inspect(copy, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {broken}: not a diagnostics file (no depth, activation, statistic, value column); left out" \
+        in result.stderr
+    assert sorted(doc["n"] for doc in json.loads(result.stdout)) == [1, 2]
 
 
 def test_inspect_reads_files_only(heavy_imports, sigmoid_vs_relu):
