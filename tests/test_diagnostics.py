@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cnnlab.cli import app
+from cnnlab.compare.flags import LayerStats, flags
 from cnnlab.rundir.records import DIAGNOSTIC_STATISTICS, DiagnosticsRow, parse_diagnostics
 
 
@@ -233,3 +234,22 @@ def test_inspect_leaves_out_a_run_with_a_broken_diagnostics_file(sigmoid_vs_relu
 def test_inspect_reads_files_only(heavy_imports, sigmoid_vs_relu):
     assert heavy_imports(["inspect", "--help"], ["inspect", sigmoid_vs_relu],
                          ["inspect", sigmoid_vs_relu, "--format", "json"]) == []
+
+
+def layer(name: str, depth: int, activation: str = "relu", **values: float) -> LayerStats:
+    return LayerStats(name, depth, activation, values, values, values)
+
+
+def test_flags_name_the_layer_and_the_number():
+    layers = [layer("conv1", 1, "tanh", act_std=0.1, grad_rms=1.0, saturated_fraction=0.1, units=8, distinct_units=8),
+              layer("conv2", 2, "tanh", act_std=4.0, grad_rms=1.0, saturated_fraction=0.63, units=8, distinct_units=8),
+              layer("head", 3, "identity", act_std=1.0, grad_rms=1.0, units=10, distinct_units=10)]
+    assert [f.text for f in flags(layers)] == ["exploding activations: std grows 40× from conv1 to conv2",
+                                               "saturation: 63% of conv2's tanh outputs are saturated"]
+    layers = [layer("conv1", 1, grad_rms=3e-6, act_std=1.0, dead_fraction=0.3, units=4, distinct_units=4),
+              layer("conv2", 2, grad_rms=1.0, act_std=1.0, dead_fraction=0.41, units=4, distinct_units=4),
+              layer("head", 3, "identity", grad_rms=1.0)]
+    assert [f.text for f in flags(layers)] == [
+        "vanishing gradient: conv1's gradient per weight is 3e-06 of conv2's",
+        "dead units: 41% of conv2's units never fire (1 more layer at 25% or more)"]
+    assert flags([layer("conv1", 1, act_std=1, grad_rms=1), layer("head", 2, "identity")]) == []
