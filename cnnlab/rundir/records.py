@@ -272,15 +272,17 @@ def metrics_csv(rows: Sequence[MetricsRow]) -> str:
     return records_csv(rows, METRIC_COLUMNS)
 
 
-def diagnostics_csv(rows: Sequence[DiagnosticsRow]) -> str:
-    return records_csv(rows, DIAGNOSTIC_COLUMNS)
+def diagnostics_csv(rows: Sequence[DiagnosticsRow], header: bool = True) -> str:
+    """diagnostics.csv's lines for `rows` (without the header: lines to add to a file that has one)."""
+    return records_csv(rows, DIAGNOSTIC_COLUMNS, header)
 
 
-def records_csv(rows: Sequence[Record], columns: Sequence[str]) -> str:
+def records_csv(rows: Sequence[Record], columns: Sequence[str], header: bool = True) -> str:
     """Records as CSV: a header of `columns`, one line per record, floats to 6 significant digits."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
+    if header:
+        writer.writerow(columns)
     for row in rows:
         writer.writerow(_csv_cell(getattr(row, column)) for column in columns)
     return buf.getvalue()

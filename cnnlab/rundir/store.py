@@ -17,17 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CnnlabError
-from cnnlab.rundir.records import (
-    DiagnosticsRow,
-    MetricsRow,
-    R,
-    Record,
-    RunMeta,
-    diagnostics_csv,
-    json_text,
-    metrics_csv,
-    read_json_record,
-)
+from cnnlab.rundir.records import MetricsRow, R, Record, RunMeta, json_text, metrics_csv, read_json_record
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import dump_yaml
 
@@ -101,9 +91,9 @@ class RunStore:
     def read_meta(self) -> RunMeta:
         return self.read("meta.json", RunMeta)
 
-    def write_diagnostics(self, rows: Sequence[DiagnosticsRow]) -> None:
-        """Rewrite diagnostics.csv with every record so far."""
-        write_text_atomic(self.file("diagnostics.csv"), diagnostics_csv(rows))
+    def write_diagnostics(self, text: str) -> None:
+        """Rewrite diagnostics.csv with every record so far: `text` as records.diagnostics_csv renders them."""
+        write_text_atomic(self.file("diagnostics.csv"), text)
 
     def files(self) -> list[str]:
         """The files the run directory holds, relative to it (no temporary files)."""

@@ -22,7 +22,7 @@ from torch import nn
 from cnnlab.data.pipeline import Batches
 from cnnlab.models.activations import ACTIVATIONS
 from cnnlab.models.builder import weighted_layers
-from cnnlab.rundir.records import DiagnosticsRow
+from cnnlab.rundir.records import DiagnosticsRow, diagnostics_csv
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.layers import Activation, Plan
 from cnnlab.spec import DiagnosticsSpec
@@ -52,7 +52,7 @@ class Diagnostics:
     def __init__(self, model: nn.Module, plan: Plan, batches: Batches, head, spec: DiagnosticsSpec, seed: int,
                  store: RunStore) -> None:
         self.model, self.head, self.every, self.store = model, head, spec.every, store
-        self.rows: list[DiagnosticsRow] = []
+        self.text = ""  # diagnostics.csv so far: each record renders only its own rows
         self.recorded: int | None = None
         self.layers = list(weighted_layers(plan))
         if not self.every:
@@ -75,15 +75,17 @@ class Diagnostics:
                 names.append((i, statistic))
                 values.append(value)
         numbers = torch.stack(values).tolist()  # one transfer from the device for everything
+        rows = []
         for (i, statistic), value in zip(names, numbers, strict=True):
             if statistic == "update_ratio" and not math.isfinite(value):
                 continue  # no change to measure against a weight of norm 0 (zero init)
             w = self.layers[i]
-            self.rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
-                                            statistic=statistic, value=value))
+            rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
+                                       statistic=statistic, value=value))
         self.previous = [self._weight(w.name).detach().clone() for w in self.layers]
         self.recorded = epoch
-        self.store.write_diagnostics(self.rows)
+        self.text += diagnostics_csv(rows, header=not self.text)
+        self.store.write_diagnostics(self.text)
 
     def _probe(self) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
         """Each weighted layer's activation output on the probe batch, and the probe loss's gradients."""
@@ -116,16 +118,19 @@ class Diagnostics:
                     epoch: int) -> list[tuple[str, torch.Tensor]]:
         out = out.float()
         weight = self._weight(self.layers[i].name).detach()
-        per_unit = [d for d in range(out.dim()) if d != 1]  # images and positions
-        std, mean = torch.std_mean(out)
+        # (images × positions) × units: a view of channels-last maps and of vectors, so that every
+        # reduction below is one fast pass over contiguous memory
+        rows = out.movedim(1, -1).reshape(-1, out.shape[1])
+        mean = rows.mean()
+        std = torch.linalg.vector_norm(rows - mean) / math.sqrt(max(rows.numel() - 1, 1))  # two passes: exact
         found = [("act_mean", mean), ("act_std", std),
                  ("units", torch.tensor(float(out.shape[1]), device=out.device)),
                  ("distinct_units", distinct_units(sampled_outputs(out)))]
-        if activation.kind in RECTIFIERS:
-            found.append(("dead_fraction", (out.amax(dim=per_unit) <= 0).float().mean()))
+        if activation.kind in RECTIFIERS:  # never above 0: the sum of a unit's positive parts is 0
+            found.append(("dead_fraction", (rows.clamp(min=0).sum(dim=0) == 0).float().mean()))
         if activation.kind in SATURATED:
             options = ACTIVATIONS.validate_options(activation.kind, dict(activation.options))
-            found.append(("saturated_fraction", SATURATED[activation.kind](options)(out).float().mean()))
+            found.append(("saturated_fraction", SATURATED[activation.kind](options)(rows).float().mean()))
         grad_norm = grad.norm()
         found += [("weight_norm", weight.norm()), ("grad_norm", grad_norm),
                   ("grad_rms", grad_norm / math.sqrt(grad.numel()))]
