@@ -68,8 +68,9 @@ def build_views(diagnosed: Sequence[Diagnosed], keys: Sequence[str], epoch: int 
     labels, _ = row_labels([d.row for d in diagnosed], keys)
     views = []
     for d, label in zip(diagnosed, labels, strict=True):
-        if len(diagnosed) == 1:
-            label = d.runs[0].run_id if len(d.runs) == 1 else f"{d.row.config.get('name', 'runs')} (n={len(d.runs)})"
+        if len(diagnosed) == 1:  # nothing differs: name the experiment (and the run)
+            name = d.runs[0].config.get("name", "runs")
+            label = f"{name}/{d.runs[0].run_id}" if len(d.runs) == 1 else f"{name} (n={len(d.runs)})"
         recorded = sorted(d.epochs)
         if 0 not in recorded:
             raise CompareError(f"{label}: its diagnostics have no record at init (epoch 0)")
