@@ -18,8 +18,8 @@ from typer.core import TyperCommand, TyperGroup
 from cnnlab import __version__
 from cnnlab.commands import compare as compare_command
 from cnnlab.commands import eval as eval_command
-from cnnlab.commands import ls as ls_command
 from cnnlab.commands import inspect as inspect_command
+from cnnlab.commands import ls as ls_command
 from cnnlab.commands import report as report_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command

@@ -56,6 +56,11 @@ def metrics(run: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader((run / "metrics.csv").open())]
 
 
+def diagnostics(run: Path) -> list[tuple[str, ...]]:
+    """diagnostics.csv's rows as (epoch, layer, depth, activation, statistic, value)."""
+    return [tuple(row) for row in csv.reader((run / "diagnostics.csv").open())]
+
+
 def assert_same_state(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for name in a:
@@ -90,6 +95,8 @@ def test_a_resumed_run_ends_exactly_as_an_uninterrupted_one(uninterrupted, tmp_p
     for key in want_opt:
         assert_same_state(want_opt[key], got_opt[key])
     assert metrics(resumed.path) == metrics(uninterrupted)
+    assert diagnostics(resumed.path) == [row for row in diagnostics(uninterrupted)  # mid-epoch: no update ratio
+                                         if step is None or row[::4] != ("2", "update_ratio")]
     summaries = [json.loads((run / "summary.json").read_text()) for run in (uninterrupted, resumed.path)]
     for key in ("test_acc", "test_loss", "best_epoch", "best_val_acc", "final_train_loss", "epochs_run"):
         assert summaries[0][key] == summaries[1][key], key

@@ -111,6 +111,7 @@ def _check_padding(value: Any) -> Any:
 
 Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]  # what every RNG cnnlab uses accepts (numpy's legacy one)
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 Pair = tuple[int, int]
 PositivePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(1)]
 NonNegativePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(0)]
@@ -193,7 +194,7 @@ class ConvSpec(Section):
     padding: Padding = (0, 0)  # int, [h, w], 'same' (stride 1 only) or 'valid' (= 0)
     dilation: PositivePair = (1, 1)  # spacing between kernel taps; effective size d·(k−1)+1
     groups: PositiveInt = 1  # grouped convolution; in and out channels must divide by it
-    connections: str | list[list[Int]] | None = None  # null: all; lenet5 (C3's table) or inputs per output channel
+    connections: str | list[list[NonNegativeInt]] | None = None  # null: all; lenet5 (C3), or inputs per output
     pool: PoolSpec | None = None  # pooling after this block's activation
 
     @model_validator(mode="after")
@@ -265,7 +266,7 @@ class DataSpec(Section):
 
 class DiagnosticsSpec(Section):
     probe: PositiveInt = 128  # images of the fixed probe batch (drawn from the training split by seed)
-    every: Annotated[int, Field(strict=True, ge=0)] = 1  # record at init and every N epochs (and the last); 0: off
+    every: NonNegativeInt = 1  # record at init and every N epochs (and the last); 0: off
 
 
 class TrainSpec(Section):

@@ -22,7 +22,7 @@ from torch import nn
 from cnnlab.data.pipeline import Batches
 from cnnlab.models.activations import ACTIVATIONS
 from cnnlab.models.builder import weighted_layers
-from cnnlab.rundir.records import DiagnosticsRow, diagnostics_csv
+from cnnlab.rundir.records import DiagnosticsRow, RecordError, diagnostics_csv, parse_diagnostics, read_text
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.layers import Activation, Plan
 from cnnlab.spec import DiagnosticsSpec
@@ -53,20 +53,44 @@ class Diagnostics:
                  store: RunStore) -> None:
         self.model, self.head, self.every, self.store = model, head, spec.every, store
         self.text = ""  # diagnostics.csv so far: each record renders only its own rows
-        self.recorded: int | None = None
+        self.recorded: set[int] = set()
+        self.resumed = False
         self.layers = list(weighted_layers(plan))
         if not self.every:
             return
         order = torch.randperm(len(batches.split), generator=torch.Generator().manual_seed(seed))
         self.x, self.y = batches.select(order[:spec.probe].sort().values)
-        self.previous = [self._weight(w.name).detach().clone() for w in self.layers]
+        self.previous: list[torch.Tensor] | None = self._weights()
 
     def _weight(self, name: str) -> torch.Tensor:
         return getattr(self.model, name).weight
 
+    def _weights(self) -> list[torch.Tensor]:
+        return [self._weight(w.name).detach().clone() for w in self.layers]
+
+    def resume(self, epoch: int, mid_epoch: bool) -> None:
+        """Go on with a run restored after `epoch` epochs (and part of the next one when `mid_epoch`):
+        keep the records up to `epoch`, which the weights restored continue. The next record's update
+        ratio needs the weights of the record before it: only a resume right after a recorded epoch
+        has them, otherwise that record goes without one."""
+        self.resumed = True
+        if not self.every:
+            return
+        path = self.store.file("diagnostics.csv")
+        try:
+            kept = [row for row in parse_diagnostics(read_text(path), path) if row.epoch <= epoch]
+        except RecordError:  # none yet, or unreadable: the records start again from here
+            kept = []
+        self.recorded = {row.epoch for row in kept}
+        self.previous = self._weights() if epoch in self.recorded and not mid_epoch else None
+        self.text = diagnostics_csv(kept) if kept else ""
+        self.store.write_diagnostics(self.text)
+
     def record(self, epoch: int, last: bool = False) -> None:
-        """Measure now, labelled `epoch` (0: at init), if it is a recording epoch: every N-th, or `last`."""
-        if not self.every or epoch == self.recorded or (epoch % self.every and not last):
+        """Measure now, labelled `epoch` (0: at init, not after a resume), if it is a recording epoch: every
+        N-th, or `last`."""
+        if not self.every or epoch in self.recorded or (epoch % self.every and not last) or \
+                (epoch == 0 and self.resumed):
             return
         outputs, grads = self._probe()
         names, values = [], []
@@ -82,8 +106,8 @@ class Diagnostics:
             w = self.layers[i]
             rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
                                        statistic=statistic, value=value))
-        self.previous = [self._weight(w.name).detach().clone() for w in self.layers]
-        self.recorded = epoch
+        self.previous = self._weights()
+        self.recorded.add(epoch)
         self.text += diagnostics_csv(rows, header=not self.text)
         self.store.write_diagnostics(self.text)
 
@@ -134,7 +158,7 @@ class Diagnostics:
         grad_norm = grad.norm()
         found += [("weight_norm", weight.norm()), ("grad_norm", grad_norm),
                   ("grad_rms", grad_norm / math.sqrt(grad.numel()))]
-        if epoch > 0:
+        if epoch > 0 and self.previous is not None:
             previous = self.previous[i]
             found.append(("update_ratio", (weight - previous).norm() / previous.norm()))
         return found
