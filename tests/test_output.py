@@ -94,7 +94,7 @@ def test_a_pipe_has_no_width_limit_unless_columns_says_one(monkeypatch):
 
 # ---------------------------------------------------------------- cnnlab shape and train --dry-run
 
-LAYER_NUMBERS = ("16×28×28", "32×14×14", "32×7×7", "1568", "100,416", "4,640", "105,832", "245.5 KiB")
+LAYER_NUMBERS = ("16×28×28", "32×14×14", "32×7×7", "1568", "100,416", "4,608", "105,784", "245.5 KiB")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
