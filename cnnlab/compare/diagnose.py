@@ -10,9 +10,10 @@ import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cnnlab.compare.flags import LayerStats
-from cnnlab.compare.load import Run
+from cnnlab.compare.load import MISSING, Run, flatten_spec
 from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.rows import Row, configurations, differing_keys, group_row
 from cnnlab.rundir.records import DiagnosticsRow, MissingRecord, RecordError, parse_diagnostics, read_text
@@ -70,7 +71,28 @@ def diagnose(runs: Sequence[Run], warn: Callable[[str], None]) -> tuple[list[Dia
             diagnosed.append(Diagnosed(row, used, aggregate([tables[str(r.path)] for r in used])))
     if not diagnosed:
         raise CompareError(f"none of the {len(runs)} runs has diagnostics.csv; {NO_DIAGNOSTICS}")
+    diagnosed.sort(key=lambda d: sweep_position(d.runs[0]))
     return diagnosed, differing_keys([d.row for d in diagnosed], _swept(runs))
+
+
+def sweep_position(run: Run) -> tuple:
+    """Where a run's configuration comes in its sweep (the order of the values in sweep.yaml), so that
+    configurations read as the experiment lists them, whatever the order their runs were made in."""
+    if run.sweep is None:
+        return (str(run.path),)
+    position: list[Any] = [str(run.sweep.path)]
+    for key, values in run.sweep.record.sweep.items():
+        matches = [i for i, value in enumerate(values) if _holds(run.config, key, value)]
+        position.append(matches[0] if matches else len(values))
+    return tuple(position)
+
+
+def _holds(config: dict[str, Any], key: str, value: Any) -> bool:
+    """Whether the flattened spec `config` has `value` (as written in a sweep) at the dotted `key`."""
+    nested: Any = value
+    for part in reversed(key.split(".")):
+        nested = {part: nested}
+    return all(config.get(k, MISSING) == v for k, v in flatten_spec(nested).items())
 
 
 def _swept(runs: Sequence[Run]) -> tuple[str, ...]:
