@@ -253,3 +253,13 @@ def test_flags_name_the_layer_and_the_number():
         "vanishing gradient: conv1's gradient per weight is 3e-06 of conv2's",
         "dead units: 41% of conv2's units never fire (1 more layer at 25% or more)"]
     assert flags([layer("conv1", 1, act_std=1, grad_rms=1), layer("head", 2, "identity")]) == []
+
+
+def test_distinct_units_count_outputs_equal_up_to_a_relative_tolerance():
+    import torch
+
+    from cnnlab.train.diagnostics import distinct_units
+
+    a, b = torch.randn(256), torch.randn(256)
+    units = torch.stack([a, a * (1 + 1e-6), b, torch.zeros(256), torch.zeros(256), a + 0.1])
+    assert distinct_units(units).item() == 4  # a (twice), b, zeros (twice), a shifted

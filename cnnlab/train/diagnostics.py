@@ -177,9 +177,10 @@ def sampled_outputs(out: torch.Tensor) -> torch.Tensor:
 def distinct_units(units: torch.Tensor) -> torch.Tensor:
     """How many rows of `units` (one per unit: its outputs) differ from every earlier row by more than
     DISTINCT_TOLERANCE relative to the larger of the two (all-zero rows are all the same)."""
+    device = units.device
     # float64, so that the distance of two equal rows comes out as 0, not as rounding noise (MPS has none)
-    units = (units.cpu() if units.device.type == "mps" else units).double()
+    units = (units.cpu() if device.type == "mps" else units).double()
     norms = units.norm(dim=1)
     same = torch.cdist(units, units) <= DISTINCT_TOLERANCE * torch.maximum(norms[:, None], norms[None, :])
     repeats = torch.tril(same, diagonal=-1).any(dim=1)  # equal to some earlier unit
-    return (units.shape[0] - repeats.sum()).float()
+    return (units.shape[0] - repeats.sum()).float().to(device)
