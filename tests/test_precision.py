@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from cnnlab.data.pipeline import Batches, Normalizer, Split
-from cnnlab.rundir.store import RunStore
 from cnnlab.run.execute import execute_run
 from cnnlab.run.signals import handle_signals
+from cnnlab.rundir.store import RunStore
 from cnnlab.spec import SpecError, resolve
 from cnnlab.train.loop import Trainer
 from cnnlab.train.precision import PRECISIONS, resolve_precision

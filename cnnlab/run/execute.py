@@ -233,23 +233,26 @@ def _live(spec: Spec, store: RunStore, base_seconds: float, make_reporter: Calla
     recording = threading.Lock()  # a failed rank is recorded from a thread (cnnlab.train.distributed)
     several = world is not None and world.size > 1
 
-    def finish(status: str, error: str | None = None, failed_rank: int | None = None) -> None:
+    def finish(status: str, error: str | None = None, failed_rank: int | None = None) -> bool:
+        """Record how the run ended (once: a run that has ended keeps its status); whether it did."""
         with recording:
-            if ended:  # a run that has ended keeps its status
-                return
+            if ended:
+                return False
             try:
                 duration = round(base_seconds + time.monotonic() - started, 3)
                 store.update_meta(status=status, ended=now_iso(), heartbeat=now_iso(), error=error,
                                   failed_rank=failed_rank, duration_s=duration)
                 ended.append(status)
+                return True
             except (OSError, CnnlabError) as err:  # the status cannot be written: the pid in meta.json reads as stale
                 reason = failure_reason(err) if isinstance(err, OSError) else str(err)
                 print(f"cnnlab: cannot record that {store.path} {status}: {reason}", file=sys.stderr)
+                return False
 
     def peer_failed(failure: Any) -> None:
         store.remove_temp_files()
-        finish("failed", f"rank {failure.rank}: {failure.reason}", failure.rank)
-        _log(store, f"rank {failure.rank} of {world.size} failed:\n{failure.details or failure.reason}")
+        if finish("failed", f"rank {failure.rank}: {failure.reason}", failure.rank):
+            _log(store, f"rank {failure.rank} of {world.size} failed:\n{failure.details or failure.reason}")
 
     def at_once(signum: int) -> None:
         store.remove_temp_files()
@@ -280,6 +283,7 @@ def _live(spec: Spec, store: RunStore, base_seconds: float, make_reporter: Calla
             finish(status)
             outcome = Outcome(status, store.path, summary)
         except Interrupted as stop:
+            STOP.adopt(stop.signum)  # under torchrun it may have come to another process
             message = f"interrupted by {signal.Signals(stop.signum).name} {_position(trainer)}; {_resume_hint(store)}"
             finish("interrupted", message)
             _log(store, message)

@@ -55,6 +55,8 @@ def run_across_processes(console: Console, tally: Any, decide: Callable[[], Any]
             if todo:
                 run_in_turn(console, todo, Path(runs_dir), True, force, tally, command, world)
             failed = tally.counts.get("failed", 0) > 0
+            if not failed and (signum := world.agree_stop(STOP.requested())) is not None:
+                STOP.adopt(signum)  # a signal after the last run: every process exits with its status
         except (Interrupted, CnnlabError):  # the same on every process
             raise
         except BaseException as err:  # this process alone: the others must hear of it, or they would wait

@@ -244,7 +244,8 @@ class World:
                 with contextlib.suppress(BaseException):
                     action(found)
             with contextlib.suppress(OSError):
-                os.write(2, f"cnnlab rank {self.rank}: stopping, rank {found.rank} failed: {found.reason}\n".encode())
+                os.write(2, f"cnnlab (rank {self.rank}): rank {found.rank} failed ({found.reason}); every process "
+                            f"stops\n".encode())
             sys.stdout.flush()
             os._exit(1)
 

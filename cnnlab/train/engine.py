@@ -41,7 +41,8 @@ class Engine:
         self.scaler = precision.scaler(device)
         self.trained = world.parallel(model, device)  # DistributedDataParallel under torchrun
         self.compiled = compile
-        self.full_batch = len(range(*world.shard.part(batch_size).indices(batch_size)))  # this rank's usual part
+        usual = world.shard.part(batch_size)
+        self.full_batch = usual.stop - usual.start  # this rank's part of a whole batch
         self._train = torch.compile(self.trained) if compile else self.trained
         self._eval = torch.compile(model) if compile else model
         self.warmup_seconds = 0.0  # compiling, on the first step (excluded from images/s)
