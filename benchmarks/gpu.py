@@ -31,6 +31,7 @@ Goals: cnnlab >= 0.95x the hand loop at every setting; bf16 + channels-last >= 2
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import statistics
@@ -118,7 +119,17 @@ def peak(device: torch.device) -> int | None:
     return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
 
 
+def fresh() -> None:
+    """Nothing of the previous run left: its tensors freed, its compiled graphs dropped (each run
+    compiles, and measures, its own)."""
+    gc.collect()
+    torch._dynamo.reset()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def run_cnnlab(spec: Spec) -> Measured:
+    fresh()
     trainer = Trainer(spec, None, QuietReporter())
     trainer.setup()  # resets the peak memory statistics
     trainer.train_epoch(1)  # warm-up
@@ -132,6 +143,7 @@ def run_cnnlab(spec: Spec) -> Measured:
 
 def run_hand(spec: Spec) -> Measured:
     """The minimal loop a person tuning by hand would write (see the module's docstring)."""
+    fresh()
     device = torch.device(spec.train.device)
     torch.backends.cudnn.benchmark = True
     if device.type == "cuda":
