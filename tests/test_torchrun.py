@@ -117,6 +117,16 @@ def test_a_failure_on_one_process_fails_the_run_naming_it(tmp_path):
     assert not list(run.rglob("*.tmp"))
 
 
+def test_a_mistake_under_torchrun_is_one_line_said_once(tmp_path):
+    """Rank 0 decides for all and says what is wrong; the others exit with the same status, quietly."""
+    done = torchrun(tmp_path, str(write(tmp_path, SPEC)), "--set", "train.device=cuda:1")
+    assert done.returncode != 0 and "(exitcode: 2)" in done.stderr  # torchrun exits 1 and reports the status
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: train.device: cuda:1 under torchrun: each process takes the GPU of its local rank "
+                      "(device: cuda or auto), or trains on the CPU (device: cpu)"], done.stderr
+    assert runs(tmp_path) == []
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_torchrun_interrupts_the_run_and_a_resume_under_torchrun_is_exact(two_processes, tmp_path):
     """SIGINT to torchrun (as a Ctrl-C in its terminal; torchrun passes it on) in the second epoch: both

@@ -52,6 +52,7 @@ def run_across_processes(console: Console, tally: Any, decide: Callable[[], Any]
         failed = False
         try:
             tally.total, tally.name, runs_dir, todo = world.share(lambda: _plan(decide(), tally))
+            world.check(lambda: [world.device(run.train.device) for run, _ in todo])  # before any run
             if todo:
                 run_in_turn(console, todo, Path(runs_dir), True, force, tally, command, world)
             failed = tally.counts.get("failed", 0) > 0

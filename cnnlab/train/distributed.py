@@ -88,12 +88,12 @@ class World:
         """The device this rank trains on: `train.device`, or under torchrun the GPU of its local rank."""
         if self.size == 1:
             return resolve_device(name)
-        if name in ("auto", "cuda") and torch.cuda.is_available():
-            return torch.device("cuda", self.local_rank % torch.cuda.device_count())
-        if name == "cpu" or name == "auto":
-            return torch.device("cpu")
-        raise DeviceError(f"train.device: {name} under torchrun: each process takes the GPU of its local rank "
-                          f"(device: cuda or auto) or trains on the CPU (device: cpu)")
+        if name.startswith("cuda:") or name == "mps":
+            raise DeviceError(f"train.device: {name} under torchrun: each process takes the GPU of its local rank "
+                              f"(device: cuda or auto), or trains on the CPU (device: cpu)")
+        if name == "cpu" or not torch.cuda.is_available():
+            return resolve_device("cpu" if name == "auto" else name)  # device: cuda without a GPU is refused
+        return torch.device("cuda", self.local_rank % torch.cuda.device_count())
 
     def backend(self, device: torch.device) -> str | None:
         """What carries the gradients between the processes (None: one process)."""
@@ -140,6 +140,25 @@ class World:
         if shared_error is not None:
             raise RemoteError(shared_error)
         return shared_result
+
+    def check(self, check: Callable[[], Any]) -> None:
+        """Run `check` on every rank; a user error it raises on any rank (the lowest's) is raised on all
+        (a machine of the job without the GPU the spec asks for stops every process, not one)."""
+        if self.size == 1:
+            check()
+            return
+        try:
+            check()
+            problem = None
+        except CnnlabError as err:
+            problem = str(err)
+        problems = [None] * self.size
+        dist.all_gather_object(problems, problem)
+        first = next(((rank, text) for rank, text in enumerate(problems) if text is not None), None)
+        if first is not None:  # rank 0 says it; the others exit with it quietly
+            rank, text = first
+            text = text if rank == 0 else f"rank {rank}: {text}"
+            raise CnnlabError(text) if self.is_main else RemoteError(text)
 
     def gather(self, value: Any) -> list[Any] | None:
         """Every rank's `value`, in rank order, on rank 0 (None on the others)."""
