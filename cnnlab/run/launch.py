@@ -112,8 +112,9 @@ def print_outcome(console: Console, outcome) -> None:
     table.add_row("final train loss", "—" if s.final_train_loss is None else f"{s.final_train_loss:.4f}")
     table.add_row("epochs", f"{s.epochs_run}" + (" (stopped early)" if s.stopped_early else ""))
     table.add_row("params / MACs", f"{s.params:,} / {s.macs:,}")
+    compiling = f" (+ {s.compile_seconds:.1f} s compiling)" if s.compile_seconds is not None else ""
     table.add_row("train time", f"{s.train_seconds:.1f} s, {s.images_per_second or 0:,.0f} images/s "
-                                f"on {s.device}")
+                                f"on {s.device}{compiling}")
     console.print(table)
     print_warnings([verdict] if (verdict := at_chance(s)) else [])  # a divergence: the trainer said it, with its epoch
     console.print(f"run directory: {shown_path(outcome.path)}", soft_wrap=True, markup=False)
