@@ -23,9 +23,10 @@ formats (IDX files, pickled CIFAR batches) and loaded through cnnlab's own pipel
 Images per second are measured over epochs 2..E (the first is warm-up for both: cuDNN autotuning, the
 allocator, compilation). For + compile the first step's compilation is shown apart (cnnlab reports
 it in summary.json as compile_seconds); cnnlab compiles first, and the hand loop's compilation of the
-same graph is then mostly served by inductor's cache on disk, so only cnnlab's is a cold start. Peak memory is the most the process's tensors held on the GPU
-(the hand loop keeps a float copy of the data, cnnlab the uint8 images). Settings run in turn, each
-cnnlab run next to its hand-loop twin, so that drift hits both; --repeats N gives medians.
+same graph is then mostly served by inductor's cache on disk, so only cnnlab's is a cold start.
+Peak memory is the most the process's tensors held on the GPU (the hand loop keeps a float copy of
+the data, cnnlab the uint8 images). Settings run in turn, each cnnlab run next to its hand-loop twin,
+so that drift hits both; --repeats N gives medians.
 Goals: cnnlab >= 0.95x the hand loop at every setting; bf16 + channels-last >= 2x fp32 on the CIFAR net.
 """
 
