@@ -2,7 +2,7 @@
 degrades gracefully when other processes want the same cores.
 
     .venv/bin/python benchmarks/bench_threads.py [--repeats 3] [--scenarios alone busy twin] [--configs ...]
-        [--wait-quiet 60] [--nice -20]
+        [--wait-quiet 60] [--priority -20]
 
 Every measurement is a fresh process (OMP_WAIT_POLICY is read when torch loads), timing the training
 loop alone (images/s of one epoch of the quickstart model on 7,200 `shapes` images, batch 64):
@@ -24,16 +24,18 @@ Scenarios (--scenarios), each with the same configurations interleaved:
 Before each scenario the machine's own load is sampled from /proc/stat for two seconds (busy and steal
 percentages of all cores), so that "alone" says how quiet the machine was; --wait-quiet N first waits
 (up to N minutes) until other work takes less than 10% of the cores. On a machine that stays busy,
---nice -20 (root only) runs the measurements and the busy loop at the highest priority, so that the
-scheduler gives them the cores almost whole (a nice -20 process weighs 88,761 against 1,024 for a
-nice 0 one): the other work then barely competes, and the scenarios are the contention the benchmark
-makes itself. Ratios are medians of the ratios
+--priority -20 (Linux, root) runs the benchmark in a session of its own whose scheduling group gets
+the highest priority (/proc/self/autogroup; with autogroups, a plain nice value counts only within
+a session), so that the scheduler gives it the cores almost whole (weight 88,761 against 1,024 for
+each other session): the other work then barely competes, and the scenarios are the contention the
+benchmark makes itself. Ratios are medians of the ratios
 within one repetition (paired), so that load drifting between repetitions hits both sides alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -102,11 +104,11 @@ def train_by_hand(spec) -> float:
 # ---------------------------------------------------------------- the parent: scenarios × configurations
 
 
-def child(kind: str, config: str, nice: int) -> subprocess.Popen:
+def child(kind: str, config: str) -> subprocess.Popen:
     env_extra, extra = CONFIGS[config]
     env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
     return subprocess.Popen([sys.executable, __file__, "--worker", kind, *extra], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.nice(nice))
+                            stderr=subprocess.PIPE, text=True)
 
 
 def result(proc: subprocess.Popen) -> dict:
@@ -116,11 +118,19 @@ def result(proc: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(kind: str, config: str, scenario: str, nice: int) -> float:
+def measure(kind: str, config: str, scenario: str) -> float:
     if scenario == "twin":
-        pair = [child(kind, config, nice), child(kind, config, nice)]
+        pair = [child(kind, config), child(kind, config)]
         return statistics.fmean(result(p)["images_per_second"] for p in pair)
-    return result(child(kind, config, nice))["images_per_second"]
+    return result(child(kind, config))["images_per_second"]
+
+
+def raise_priority(nice: int) -> None:
+    """This process and its children in a session of their own, its scheduling group at `nice`."""
+    with contextlib.suppress(PermissionError):  # already leads its process group: `setsid` started it
+        os.setsid()
+    with open("/proc/self/autogroup", "w") as f:
+        f.write(str(nice))
 
 
 def cpu_sample(seconds: float = 2.0) -> tuple[float, float]:
@@ -147,7 +157,8 @@ def main() -> None:
                         choices=["alone", "busy", "twin"])
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
                         help="wait up to this long for other work to take < 10%% of the cores")
-    parser.add_argument("--nice", type=int, default=0, help="priority of the measured processes (-20: highest)")
+    parser.add_argument("--priority", type=int, default=None, metavar="NICE",
+                        help="the benchmark's scheduling group at this nice value (-20: highest; Linux, root)")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--worker", choices=["cnnlab", "hand"], dest="kind", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
@@ -157,8 +168,10 @@ def main() -> None:
     if args.kind:
         worker(args)
         return
-    print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; measured at nice {args.nice}; "
-          f"cnnlab configurations: "
+    if args.priority is not None:
+        raise_priority(args.priority)
+    priority = "" if args.priority is None else f"; its session's priority raised to nice {args.priority}"
+    print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}{priority}; cnnlab configurations: "
           f"{', '.join(args.configs)}; reference: hand loop with torch's defaults")
     deadline = time.time() + 60 * args.wait_quiet
     while args.wait_quiet and cpu_sample(10)[0] >= 10 and time.time() < deadline:
@@ -167,8 +180,7 @@ def main() -> None:
     for scenario in args.scenarios:
         busy, steal = cpu_sample()
         print(f"{scenario}: before it, the machine was {busy:.0f}% busy with other work ({steal:.0f}% steal)")
-        hog = (subprocess.Popen([sys.executable, "-c", BUSY_LOOP], preexec_fn=lambda: os.nice(args.nice))
-               if scenario == "busy" else None)
+        hog = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if scenario == "busy" else None
         try:
             rates: dict[str, list[float]] = {name: [] for name in ["hand", *args.configs]}
             for rep in range(args.repeats):
@@ -176,7 +188,7 @@ def main() -> None:
                 order = order[rep % len(order):] + order[:rep % len(order)]
                 for name in order:
                     rates[name].append(measure("hand" if name == "hand" else "cnnlab", "torch" if name == "hand"
-                                               else name, scenario, args.nice))
+                                               else name, scenario))
                 print(f"  repetition {rep + 1}: " + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()))
         finally:
             if hog is not None:
