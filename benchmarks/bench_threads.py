@@ -14,6 +14,8 @@ Configurations (--configs):
   one        torch.set_num_threads(1)
   passive    OMP_WAIT_POLICY=PASSIVE (idle threads sleep at once) with torch's thread count
   spin10k    GOMP_SPINCOUNT=10000: idle threads spin briefly (default 300,000), then sleep
+  spin1k     GOMP_SPINCOUNT=1000 (what libgomp itself uses when it sees more threads than CPUs)
+  spin100    GOMP_SPINCOUNT=100
   interop1   torch's default plus torch.set_num_interop_threads(1)
   cnnlab     cnnlab's default (cnnlab.train.threads.configure_threads: what `cnnlab train` does)
 Scenarios (--scenarios), each with the same configurations interleaved:
@@ -53,6 +55,8 @@ CONFIGS = {  # name → (environment additions, worker arguments)
     "one": ({}, ["--threads", "1"]),
     "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, []),
     "spin10k": ({"GOMP_SPINCOUNT": "10000"}, []),
+    "spin1k": ({"GOMP_SPINCOUNT": "1000"}, []),
+    "spin100": ({"GOMP_SPINCOUNT": "100"}, []),
     "interop1": ({}, ["--interop", "1"]),
     "cnnlab": ({}, ["--cnnlab-default"]),
 }
