@@ -14,6 +14,11 @@ class CnnlabError(Exception):
         return _CONTROL.sub(lambda m: repr(m.group())[1:-1], super().__str__())
 
 
+class RemoteError(CnnlabError):
+    """Under torchrun: a mistake rank 0 met while deciding for every process (rank 0 says it; the others
+    exit with the same status, quietly)."""
+
+
 class UsageError(CnnlabError):
     """Command-line options that are wrong or do not go together; the message names the option."""
 

@@ -175,6 +175,7 @@ LOCATIONS = {
     "optimizer": "cnnlab.train.optim:OPTIMIZERS",
     "scheduler": "cnnlab.train.optim:SCHEDULERS",
     "head": "cnnlab.train.heads:HEADS",
+    "precision": "cnnlab.train.precision:PRECISIONS",
 }
 
 

@@ -172,15 +172,14 @@ def test_layers_with_options_read_back_too():
     assert layer_syntax(Norm("batch", 8, affine=False)) is None  # the syntax cannot say it: the long form shows
 
 
-def test_idle_threads_sleep_unless_the_user_chose(monkeypatch):
-    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+def test_idle_threads_spin_briefly_unless_the_user_chose(monkeypatch):
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
     configure_threads()
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    configure_threads()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
-    monkeypatch.delenv("OMP_WAIT_POLICY")
-    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
-    configure_threads()
-    assert "OMP_WAIT_POLICY" not in os.environ
+    assert os.environ["GOMP_SPINCOUNT"] == "1000"
+    for name, value in (("GOMP_SPINCOUNT", "300000"), ("OMP_WAIT_POLICY", "ACTIVE"), ("OMP_NUM_THREADS", "2")):
+        for other in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS"):
+            monkeypatch.delenv(other, raising=False)
+        monkeypatch.setenv(name, value)
+        configure_threads()
+        assert os.environ[name] == value and ("GOMP_SPINCOUNT" not in os.environ or name == "GOMP_SPINCOUNT")

@@ -141,6 +141,13 @@ def test_ls_across_experiments_names_each_and_its_settings(folder, make_run):
     assert re.search(r"run-\d+-s0 +completed +act +activation=relu", out)
 
 
+def test_ls_without_a_runs_folder_says_what_to_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("ls")
+    assert result.exit_code == 2 and result.stderr == (
+        "error: no runs/ here; name a runs directory or an experiment folder: cnnlab ls PATH\n")
+
+
 def test_ls_and_eval_help_never_import_torch(folder, heavy_imports):
     assert heavy_imports(["ls", folder], ["ls", folder, "--format", "json"], ["ls", "--help"]) == []
 

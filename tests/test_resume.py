@@ -33,6 +33,9 @@ class SignalAt(LogReporter):
         super().__init__(store)
         self.at, self.step, self.epoch = epoch, step, 0
 
+    def refresh_steps(self, batches: int) -> int:
+        return 1  # batch_done after every step
+
     def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
         super().epoch_started(epoch, epochs, batches)
         self.epoch = epoch

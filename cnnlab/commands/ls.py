@@ -30,6 +30,5 @@ def ls(
 ) -> None:
     """List runs, oldest first: id, status, the spec keys that differ between them, test accuracy, age."""
     from cnnlab.compare.listing import show_listing
-    from cnnlab.compare.show import DEFAULT_RUNS
 
-    show_listing(paths or [DEFAULT_RUNS], fmt, _warn)
+    show_listing(paths or [], fmt, _warn)

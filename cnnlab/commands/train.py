@@ -12,6 +12,9 @@ EXAMPLES = [
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
     "cnnlab train --resume runs/quickstart/20261127-061001-s0-eac7",
     "cnnlab train experiments/activations.yaml --resume",
+    "torchrun --nproc-per-node 4 -m cnnlab train experiments/cifar10.yaml   [dim]# one run on 4 GPUs (DDP)[/dim]",
+    "torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 "
+    "-m cnnlab train exp.yaml",
 ]
 OPTION_KINDS = ("optimizer", "scheduler", "norm", "activation", "init", "augmentation")
 
@@ -49,6 +52,13 @@ def train(
     Every run also records per-layer diagnostics on a fixed probe batch (train.diagnostics; see cnnlab inspect).
     Conv and linear layers directly before batch or instance norm have no bias (Ioffe & Szegedy 2015):
     --dry-run's layer table says so.
+
+    Under torchrun every run is trained by all its processes together with DistributedDataParallel,
+    one run after the other: train.batch_size is the global batch, split across the processes (each
+    takes its part of every seeded batch, so the run computes what one process would), batch norm
+    is synchronised (train.sync_bn), one run directory is written (by rank 0), and a failure on any
+    process fails the run, naming its rank. On GPUs: train.precision (auto: bf16 where the GPU has
+    it), train.channels_last, train.compile, train.deterministic.
     """
     from cnnlab.run.launch import launch  # the work, and its imports, only when the command runs
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cnnlab.compare.load import MISSING, Run, load_runs
+from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.render import FORMATTERS, STATUS_STYLES
 from cnnlab.compare.rows import differing_keys, run_rows
+from cnnlab.compare.show import DEFAULT_RUNS
 from cnnlab.rundir.ids import undated
 from cnnlab.rundir.liveness import seconds_since
 from cnnlab.spec.labels import value_label
@@ -151,4 +153,7 @@ FORMATS: dict[str, Callable[[Listing, TextIO], None]] = {
 
 
 def show_listing(paths: Sequence[Path], fmt: str, warn: Callable[[str], None]) -> None:
-    FORMATS[fmt](Listing(load_runs(paths, warn=warn)), sys.stdout)
+    """Print the runs under `paths` (default: runs/) as `fmt`."""
+    if not paths and not DEFAULT_RUNS.is_dir():
+        raise CompareError(f"no {DEFAULT_RUNS}/ here; name a runs directory or an experiment folder: cnnlab ls PATH")
+    FORMATS[fmt](Listing(load_runs(paths or [DEFAULT_RUNS], warn=warn)), sys.stdout)

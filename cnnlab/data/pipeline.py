@@ -24,7 +24,7 @@ from cnnlab.data.source import DatasetError, DatasetInfo, DatasetSource, RawSpli
 from cnnlab.data.splits import TEST_SUBSET_SEED, split_validation, take, take_subset
 from cnnlab.spec import DataSpec
 
-__all__ = ["Batches", "Data", "Normalizer", "Split", "load_data", "split_validation"]
+__all__ = ["Batches", "Data", "Normalizer", "Shard", "Split", "load_data", "split_validation"]
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,31 @@ def to_device(split: RawSplit, device: torch.device, augment: Augmentation | Non
                  augment)
 
 
-class Batches:
-    """Normalized float batches cut from a split on its device."""
+@dataclass(frozen=True)
+class Shard:
+    """One process's part of every batch when several train together (torchrun): a contiguous slice,
+    the parts differing by at most one image."""
 
-    def __init__(self, split: Split, normalizer: Normalizer, batch_size: int, channels_last: bool) -> None:
+    rank: int = 0
+    size: int = 1
+
+    def part(self, n: int) -> slice:
+        return slice(self.rank * n // self.size, (self.rank + 1) * n // self.size)
+
+
+class Batches:
+    """Normalized float batches cut from a split on its device.
+
+    Under torchrun each process trains on its part of every batch (`shard`): `batch_size` is the
+    global batch, cut into contiguous parts of the same (seeded) order, so that the processes
+    together see exactly the batches one process would. Augmentation is drawn for the whole global
+    batch (the same draws on every process) before each takes its part, so it is the same too."""
+
+    def __init__(self, split: Split, normalizer: Normalizer, batch_size: int, channels_last: bool,
+                 shard: Shard = Shard()) -> None:
         self.split = split
         self.batch_size = batch_size
+        self.shard = shard
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # In the batches' layout; a copy only if the split is stored in another (an MLP on colour images).
         self.images = split.images.contiguous(memory_format=self.memory_format)
@@ -114,31 +133,41 @@ class Batches:
         return -(-len(self.split) // self.batch_size)
 
     @property
+    def smallest(self) -> int:
+        """The fewest images a training batch may have: 2 (batch norm cannot train on one), and one per
+        process at least; a smaller last batch of an epoch is skipped."""
+        return max(2, self.shard.size)
+
+    @property
     def steps_per_epoch(self) -> int:
-        """Batches of a shuffled training epoch, which skips a last batch of a single image."""
-        single_left = len(self.split) > self.batch_size and len(self.split) % self.batch_size == 1
-        return len(self) - single_left
+        """Batches of a shuffled training epoch (a last batch of fewer than `smallest` images is skipped)."""
+        left = len(self.split) % self.batch_size
+        return len(self) - (len(self.split) > self.batch_size and 0 < left < self.smallest)
+
+    def images_in(self, step: int) -> int:
+        """Images of the global batch of training step `step` (1-based), over all processes."""
+        return min(self.batch_size, len(self.split) - (step - 1) * self.batch_size)
 
     def _batch(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 → normalized float in the model's memory layout, in one fused kernel: x·scale + shift."""
         out = torch.empty(images.shape, dtype=torch.float32, device=images.device, memory_format=self.memory_format)
         return torch.addcmul(self.shift, images, self.scale, out=out)
 
-    def shuffled(self, generator: torch.Generator, drop_single: bool = True, skip: int = 0) -> Iterator[tuple]:
-        """One training epoch: a random order drawn from `generator`, batches augmented by the
-        split's augmentation. A last batch of one image is skipped (batch norm cannot train on it).
-        `skip` leaves out the first batches, drawing nothing for them: an epoch resumed mid-way, with
-        the generators as they were when it stopped."""
+    def shuffled(self, generator: torch.Generator, skip: int = 0) -> Iterator[tuple]:
+        """One training epoch (this process's part of it): a random order drawn from `generator`,
+        batches augmented by the split's augmentation; a last batch of fewer than `smallest` images is
+        skipped. `skip` leaves out the first batches, drawing nothing for them: an epoch resumed
+        mid-way, with the generators as they were when it stopped."""
         order = torch.randperm(len(self.split), generator=generator).to(self.split.labels.device)
         augment = self.split.augment
         for start in range(skip * self.batch_size, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            if drop_single and len(idx) == 1 and start > 0:
+            if len(idx) < self.smallest and start > 0:
                 break
-            images = take(self.images, idx)
-            if augment is not None:
-                images = augment(images)
-            yield self._batch(images), self.split.labels.index_select(0, idx)
+            part = self.shard.part(len(idx))
+            # Augmentation is drawn for the whole global batch: every process draws the same.
+            images = augment(take(self.images, idx))[part] if augment is not None else take(self.images, idx[part])
+            yield self._batch(images), self.split.labels.index_select(0, idx[part])
 
     def select(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The images at `idx` as one normalized batch, not augmented, and their labels."""
@@ -146,6 +175,9 @@ class Batches:
         return self._batch(take(self.images, idx)), self.split.labels.index_select(0, idx)
 
     def in_order(self) -> Iterator[tuple]:
+        """The split in order (this process's part of each batch; evaluation)."""
         for start in range(0, len(self.split), self.batch_size):
-            end = start + self.batch_size
-            yield self._batch(self.images[start:end]), self.split.labels[start:end]
+            part = self.shard.part(min(self.batch_size, len(self.split) - start))
+            begin, end = start + part.start, start + part.stop
+            if begin < end:
+                yield self._batch(self.images[begin:end]), self.split.labels[begin:end]

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -95,33 +96,66 @@ def written_file(filename: Any) -> str:
 
 def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], Any],
                 command: list[str] | None = None, threads: int | None = None, device: str | None = None,
-                resume: Path | None = None, force: bool = False) -> Outcome:
+                resume: Path | None = None, force: bool = False, world: Any = None) -> Outcome:
     """Train `spec` into a new run directory under `runs_dir/<name>/`, or continue the run directory
     `resume` (whose spec `spec` is, apart from result-neutral keys). Never raises for a run that ends
     badly: the outcome says how it ended (after a stop request, `interrupted`; STOP says which signal).
 
     The run is claimed first (cnnlab.rundir.claim): while another process trains it, or when it has
     completed meanwhile (unless `force`), it is skipped. `threads` and `device` replace the spec's for
-    this process (a parallel sweep's share of the machine) without changing the recorded spec."""
+    this process (a parallel sweep's share of the machine) without changing the recorded spec.
+
+    Under torchrun every process calls this with its `world` (cnnlab.train.distributed): rank 0 does
+    all of the above and tells the others what to do; they train with it and write nothing
+    (`follow_run`), and all return rank 0's outcome."""
+    if world is not None and not world.is_main:
+        return follow_run(spec, threads, device, world)
     line = shlex.join(command if command is not None else sys.argv)
     with STOP.deferred():  # a signal stops the run only where its files are whole (see _live)
         try:
             experiment_dir(runs_dir, spec.name)  # refused when runs/<name> leads outside
             claim = RunClaim.acquire(Path(runs_dir).resolve(), _claim_key(spec, resume))
         except ClaimHeld as held:
-            return Outcome("skipped", None, None, f"another cnnlab process is training it now ({held.holder})")
+            return _told(world, Outcome("skipped", None, None,
+                                        f"another cnnlab process is training it now ({held.holder})"))
         except (CnnlabError, OSError) as err:
-            return Outcome("failed", None, None, str(err) if isinstance(err, CnnlabError) else failure_reason(err))
+            reason = str(err) if isinstance(err, CnnlabError) else failure_reason(err)
+            return _told(world, Outcome("failed", None, None, reason))
         with claim:
             try:
                 opened = (_reopen(Path(resume), spec, line) if resume is not None
                           else _create(spec, runs_dir, line, force))
             except CnnlabError as err:
-                return Outcome("failed", Path(resume) if resume else None, None, str(err))
+                return _told(world, Outcome("failed", Path(resume) if resume else None, None, str(err)))
             if isinstance(opened, Outcome):
-                return opened
+                return _told(world, opened)
             store, base_seconds = opened
-            return _live(spec, store, base_seconds, make_reporter, threads, device, resumed=resume is not None)
+            precision = _recorded_precision(store) if resume is not None else None
+            if world is not None:
+                world.broadcast(Go(resume is not None, precision))
+            return _live(spec, store, base_seconds, make_reporter, threads, device, resume is not None,
+                         precision, world)
+
+
+@dataclass(frozen=True)
+class Go:
+    """Rank 0 to the other processes: train this run (resumed: rank 0 sends last.pt next)."""
+
+    resumed: bool
+    precision: str | None  # the precision the run recorded (a resume continues in it)
+
+
+def _told(world: Any, outcome: Outcome) -> Outcome:
+    """A run rank 0 does not train: the other processes hear how it ended."""
+    if world is not None:
+        world.broadcast(outcome)
+    return outcome
+
+
+def _recorded_precision(store: RunStore) -> str | None:
+    """The precision a run to resume trained in (None for runs from before meta.json recorded it)."""
+    compute = store.read_meta().compute
+    return compute.precision if compute is not None else None
 
 
 def _claim_key(spec: Spec, resume: Path | None) -> str:
@@ -178,7 +212,7 @@ def _reopen(path: Path, spec: Spec, command: str) -> tuple[RunStore, float] | Ou
     resumption = Resumption(at=now_iso(), status=status, host=platform.node(), pid=os.getpid(), command=command,
                             changed=neutral)
     store = RunStore(path)
-    store.update_meta(status="running", ended=None, error=None, host=platform.node(), pid=os.getpid(),
+    store.update_meta(status="running", ended=None, error=None, failed_rank=None, host=platform.node(), pid=os.getpid(),
                       heartbeat=now_iso(), resumptions=[*meta.resumptions, resumption])
     return store, meta.duration_s or 0.0
 
@@ -190,62 +224,122 @@ def _at(data: dict[str, Any], dotted: str) -> Any:
 
 
 def _live(spec: Spec, store: RunStore, base_seconds: float, make_reporter: Callable[[RunStore], Any],
-          threads: int | None, device: str | None, resumed: bool) -> Outcome:
-    """Train the opened run and record how it ended."""
+          threads: int | None, device: str | None, resumed: bool, precision: str | None = None,
+          world: Any = None) -> Outcome:
+    """Train the opened run and record how it ended (rank 0 under torchrun: the others' failures too)."""
     started = time.monotonic()
     trainer = None
     ended: list[str] = []  # the status once recorded
+    recording = threading.Lock()  # a failed rank is recorded from a thread (cnnlab.train.distributed)
+    several = world is not None and world.size > 1
 
-    def finish(status: str, error: str | None = None) -> None:
-        try:
-            store.update_meta(status=status, ended=now_iso(), heartbeat=now_iso(), error=error,
-                              duration_s=round(base_seconds + time.monotonic() - started, 3))
-            ended.append(status)
-        except (OSError, CnnlabError) as err:  # the status cannot be written: the pid in meta.json reads as stale
-            reason = failure_reason(err) if isinstance(err, OSError) else str(err)
-            print(f"cnnlab: cannot record that {store.path} {status}: {reason}", file=sys.stderr)
+    def finish(status: str, error: str | None = None, failed_rank: int | None = None) -> bool:
+        """Record how the run ended (once: a run that has ended keeps its status); whether it did."""
+        with recording:
+            if ended:
+                return False
+            try:
+                duration = round(base_seconds + time.monotonic() - started, 3)
+                store.update_meta(status=status, ended=now_iso(), heartbeat=now_iso(), error=error,
+                                  failed_rank=failed_rank, duration_s=duration)
+                ended.append(status)
+                return True
+            except (OSError, CnnlabError) as err:  # the status cannot be written: the pid in meta.json reads as stale
+                reason = failure_reason(err) if isinstance(err, OSError) else str(err)
+                print(f"cnnlab: cannot record that {store.path} {status}: {reason}", file=sys.stderr)
+                return False
+
+    def peer_failed(failure: Any) -> None:
+        store.remove_temp_files()
+        if finish("failed", f"rank {failure.rank}: {failure.reason}", failure.rank):
+            _log(store, f"rank {failure.rank} of {world.size} failed:\n{failure.details or failure.reason}")
 
     def at_once(signum: int) -> None:
         store.remove_temp_files()
-        if not ended:  # a run that has ended keeps its status
-            finish("interrupted", f"stopped at once by a second {signal.Signals(signum).name}; "
-                                  f"{_resume_hint(store, 'last.pt holds the last checkpoint')}")
+        if several and (peer := world.peer_failure()) is not None:
+            peer_failed(peer)
+            return
+        finish("interrupted", f"stopped at once by a second {signal.Signals(signum).name}; "
+                              f"{_resume_hint(store, 'last.pt holds the last checkpoint')}")
 
-    with STOP.on_emergency(at_once), Heartbeat(store):
+    on_peer_failure = world.on_peer_failure(peer_failed) if several else contextlib.nullcontext()
+    # One process: the slow start can stop at once. Several: every stop is agreed at the same step.
+    slow_start = STOP.interruptible() if not several else contextlib.nullcontext()
+    with STOP.on_emergency(at_once), Heartbeat(store), on_peer_failure:
         try:
-            with STOP.interruptible():  # slow, and nothing to save yet: a signal stops it at once
+            with slow_start:  # slow, and nothing to save yet
+                from cnnlab.train.distributed import SINGLE
                 from cnnlab.train.loop import Trainer  # torch: only now that the run is on disk
 
-                trainer = Trainer(spec, store, make_reporter(store), STOP.requested)
+                trainer = Trainer(spec, store, make_reporter(store), STOP.requested, world or SINGLE, precision)
                 trainer.setup(threads=threads, device=device)
                 if resumed:
                     _restore(trainer, store)
-            store.update_meta(device=str(trainer.device), threads=trainer.threads, machine=machine(trainer.device))
+            store.update_meta(device=str(trainer.device), threads=trainer.threads, machine=machine(trainer.device),
+                              compute=trainer.compute)
             summary = trainer.run()  # polls for a stop after every step, and checkpoints before stopping
             store.write("summary.json", summary)
             status = "diverged" if summary.diverged else "completed"
             finish(status)
+            outcome = Outcome(status, store.path, summary)
         except Interrupted as stop:
+            STOP.adopt(stop.signum)  # under torchrun it may have come to another process
             message = f"interrupted by {signal.Signals(stop.signum).name} {_position(trainer)}; {_resume_hint(store)}"
             finish("interrupted", message)
             _log(store, message)
-            return Outcome("interrupted", store.path, None, message)
+            outcome = Outcome("interrupted", store.path, None, message)
         except Exception as err:  # the run failed; its traceback goes to its own log
             reason = failure_reason(err)
-            finish("failed", reason)
+            if several and (peer := world.peer_failure()) is not None:  # it failed first: this is the echo
+                peer_failed(peer)
+                return Outcome("failed", store.path, None, f"rank {peer.rank}: {peer.reason}")
             _log(store, traceback.format_exc())
+            if several:
+                finish("failed", f"rank 0: {reason}", 0)
+                world.fail(reason)  # the other processes stop
+                return Outcome("failed", store.path, None, f"rank 0: {reason}")
+            finish("failed", reason)
             return Outcome("failed", store.path, None, reason)
-    return Outcome(status, store.path, summary)
+    return _told(world, outcome)
+
+
+def follow_run(spec: Spec, threads: int | None, device: str | None, world: Any) -> Outcome:
+    """A run on a process other than rank 0 under torchrun: train it with the others, write nothing,
+    and return the outcome rank 0 recorded. On a failure here, say why (the traceback to stderr, the
+    reason to rank 0, which marks the run failed) and exit."""
+    go = world.broadcast()
+    if isinstance(go, Outcome):  # rank 0 does not train it (skipped, or it could not be opened)
+        return go
+    from cnnlab.train.loop import Trainer
+    from cnnlab.train.progress import QuietReporter
+
+    try:
+        trainer = Trainer(spec, None, QuietReporter(), STOP.requested, world, go.precision)
+        trainer.setup(threads=threads, device=device)
+        if go.resumed and (state := world.broadcast()) is not None:
+            trainer.restore(state)
+        trainer.run()
+    except Interrupted as stop:  # agreed by all processes: rank 0 records it
+        STOP.adopt(stop.signum)
+    except Exception as err:
+        traceback.print_exc()
+        world.fail(failure_reason(err), traceback.format_exc())
+        sys.stderr.flush()
+        os._exit(1)  # the others stop too: nothing to wait for
+    return world.broadcast()
 
 
 def _restore(trainer: Any, store: RunStore) -> None:
-    """Continue from last.pt, or from the start when the run never reached a checkpoint."""
+    """Continue from last.pt, or from the start when the run never reached a checkpoint (under
+    torchrun, rank 0 reads it and sends it to the other processes)."""
     from cnnlab.train import checkpoint
 
     path = store.file("checkpoints/last.pt")
     epoch = step = 0
-    if path.exists():
-        trainer.restore(checkpoint.load(path, "cpu"))  # random states must stay CPU tensors; weights are copied over
+    state = checkpoint.load(path, "cpu") if path.exists() else None  # random states must stay CPU tensors
+    trainer.world.broadcast(state)
+    if state is not None:
+        trainer.restore(state)  # the weights are copied onto the training device
         epoch, step = trainer.epoch, trainer.partial.step
     else:
         store.write_metrics([])
@@ -265,7 +359,13 @@ def _position(trainer: Any) -> str:
 
 
 def _resume_hint(store: RunStore, prefix: str = "") -> str:
-    return f"{prefix + '; ' if prefix else ''}continue it with: cnnlab train --resume {store.path}"
+    """How to continue the run: under torchrun with torchrun again (on as many processes it continues
+    exactly)."""
+    launcher = "cnnlab"
+    if (processes := os.environ.get("WORLD_SIZE", "1")) != "1":
+        one_machine = os.environ.get("LOCAL_WORLD_SIZE") == processes
+        launcher = f"torchrun {f'--nproc-per-node {processes}' if one_machine else '(the same options)'} -m cnnlab"
+    return f"{prefix + '; ' if prefix else ''}continue it with: {launcher} train --resume {store.path}"
 
 
 def _log(store: RunStore, text: str) -> None:

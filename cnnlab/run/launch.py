@@ -9,13 +9,15 @@ import signal
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from cnnlab.data.resolve import check_available, check_training_split, dataset_info
-from cnnlab.errors import CnnlabError, Interrupted, UsageError
+from cnnlab.errors import CnnlabError, Interrupted, RemoteError, UsageError
+from cnnlab.run import torchrun
 from cnnlab.run.board import SweepBoard, shown_path
 from cnnlab.run.saved import is_run_dir
 from cnnlab.run.signals import STOP, handle_signals
@@ -110,8 +112,9 @@ def print_outcome(console: Console, outcome) -> None:
     table.add_row("final train loss", "—" if s.final_train_loss is None else f"{s.final_train_loss:.4f}")
     table.add_row("epochs", f"{s.epochs_run}" + (" (stopped early)" if s.stopped_early else ""))
     table.add_row("params / MACs", f"{s.params:,} / {s.macs:,}")
+    compiling = f" (+ {s.compile_seconds:.1f} s compiling)" if s.compile_seconds is not None else ""
     table.add_row("train time", f"{s.train_seconds:.1f} s, {s.images_per_second or 0:,.0f} images/s "
-                                f"on {s.device}")
+                                f"on {s.device}{compiling}")
     console.print(table)
     print_warnings([verdict] if (verdict := at_chance(s)) else [])  # a divergence: the trainer said it, with its epoch
     console.print(f"run directory: {shown_path(outcome.path)}", soft_wrap=True, markup=False)
@@ -160,20 +163,22 @@ Todo = list[tuple[Spec, Path | None]]  # each run to train, with the run directo
 
 
 def run_single(console: Console, run: Spec, resume: Path | None, runs_dir: Path, force: bool, tally: Tally,
-               command: list[str]) -> None:
-    """One run, not a sweep: a progress bar per epoch, one line per epoch, then the summary box."""
+               command: list[str], world: Any = None) -> None:
+    """One run, not a sweep: a progress bar per epoch, one line per epoch, then the summary box (under
+    torchrun, `world`: on all processes; rank 0 shows it)."""
     from cnnlab.run.execute import execute_run  # torch is imported by the run, after its directory exists
     from cnnlab.train.progress import RichReporter
 
     outcome = execute_run(run, runs_dir, lambda store: RichReporter(console, store, run.train.epochs),
-                          command=command, resume=resume, force=force)
+                          command=command, resume=resume, force=force, world=world)
     print_outcome(console, outcome)
     tally.add(outcome.status)
 
 
 def run_sequentially(console: Console, todo: Todo, runs_dir: Path, fail_fast: bool, force: bool, tally: Tally,
-                     command: list[str]) -> None:
-    """The runs of a sweep one after the other, shown on a SweepBoard."""
+                     command: list[str], world: Any = None) -> None:
+    """The runs of a sweep one after the other, shown on a SweepBoard; under torchrun (`world`) each on
+    all processes, which agree before each run whether to stop (cnnlab.run.torchrun)."""
     from cnnlab.run.execute import execute_run  # torch is imported by the run, after its directory exists
     from cnnlab.train.progress import EventReporter
 
@@ -181,13 +186,18 @@ def run_sequentially(console: Console, todo: Todo, runs_dir: Path, fail_fast: bo
                   f"(each run's log.txt has its log)", markup=False)
     with SweepBoard(console, [run_label(run) for run, _ in todo]) as board:
         for i, (run, resume) in enumerate(todo):
+            if world is not None and (signum := world.agree_stop(STOP.requested())) is not None:
+                STOP.adopt(signum)
+                return
             board.started(i)
             outcome = execute_run(run, runs_dir,
                                   lambda store, i=i: EventReporter(store, lambda e: board.progress(i, e)),
-                                  command=command, resume=resume, force=force)
+                                  command=command, resume=resume, force=force, world=world)
             board.finished(i, outcome.status, outcome.path, outcome.summary, outcome.error)
             tally.add(outcome.status)
-            if STOP.requested() is not None or (fail_fast and outcome.status == "failed"):
+            # Under torchrun a signal counts once agreed (before the next run), so that all stop together.
+            stopped = outcome.status == "interrupted" if world is not None else STOP.requested() is not None
+            if stopped or (fail_fast and outcome.status == "failed"):
                 return
 
 
@@ -217,15 +227,18 @@ def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fai
 def launch(spec_file: Path | None, overrides: list[str], runs_dir: Path, dry_run: bool, jobs: int, force: bool,
            fail_fast: bool, resume: bool = False) -> int:
     """Run `cnnlab train`; returns the exit status (0 all completed, 1 a run failed or diverged,
-    128 + the signal number when SIGINT or SIGTERM stopped it)."""
+    128 + the signal number when SIGINT or SIGTERM stopped it). Under torchrun only rank 0 prints."""
     configure_threads()  # before torch loads, here and in the workers it starts
     console = make_console()
+    console.quiet = torchrun.rank() != 0
     with handle_signals():
         tally = Tally()
         try:
             _launch(console, tally, spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume)
         except Interrupted as stop:  # outside any run (each run records its own interruption)
             console.print(f"interrupted by {signal.Signals(stop.signum).name}")
+        except RemoteError:  # rank 0's mistake, which rank 0 prints
+            return 2
         if tally.total > 1:  # a single run's last line is its directory, or why it has none
             not_run = tally.total - sum(tally.counts.values())
             unstarted = f", {not_run} not started" if not_run > 0 else ""
@@ -241,6 +254,41 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
     if spec_file is None:
         raise UsageError("missing EXP.yaml (or, with --resume, a run directory)")
     command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume)
+    if torchrun.size() > 1 and not dry_run:
+        if jobs > 1:
+            raise UsageError("--jobs: under torchrun every run is trained by all the processes together, one run "
+                             "after the other; leave --jobs out")
+        torchrun.run_across_processes(console, tally, lambda: _decide(
+            console, tally, spec_file, overrides, runs_dir, False, force, resume, command), force, command)
+        return
+    decided = _decide(console, tally, spec_file, overrides, runs_dir, dry_run, force, resume, command)
+    if decided is None:
+        return
+    spec, todo, runs_dir = decided
+    if todo:
+        if spec.train.device not in ("auto", "cpu"):  # a device that may not exist: say so before any run
+            from cnnlab.train.device import resolve_device
+
+            resolve_device(spec.train.device)
+        if jobs > 1 and len(todo) > 1:
+            run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, force, tally, command)
+        else:
+            run_in_turn(console, todo, runs_dir, fail_fast, force, tally, command)
+
+
+def run_in_turn(console: Console, todo: Todo, runs_dir: Path, fail_fast: bool, force: bool, tally: Tally,
+                command: list[str], world: Any = None) -> None:
+    """A single run with its progress bar, or a sweep's runs one after the other on a board."""
+    if tally.total == 1:
+        run_single(console, *todo[0], runs_dir, force, tally, command, world)
+    else:
+        run_sequentially(console, todo, runs_dir, fail_fast, force, tally, command, world)
+
+
+def _decide(console: Console, tally: Tally, spec_file: Path, overrides: list[str], runs_dir: Path, dry_run: bool,
+            force: bool, resume: bool, command: list[str]) -> tuple[Spec, Todo, Path] | None:
+    """Which runs to train, and where (None after a dry run): the spec, each run with the directory it
+    resumes, the runs directory."""
     if is_run_dir(spec_file) or (resume and spec_file.is_dir()):
         if not resume:
             raise UsageError(f"{spec_file} is a run directory; to continue it: cnnlab train --resume {spec_file}")
@@ -250,30 +298,18 @@ def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: l
 
         spec = resume_spec(spec_file, overrides)
         runs, todo = [spec], [(spec, spec_file.resolve())]
-        runs_dir = spec_file.resolve().parent.parent  # runs/<name>/<run-id>: where its claim is taken
         tally.total = 1
         print_warnings(preflight(runs))
         check_available(spec.data)
-    else:
-        spec = load_spec(spec_file, overrides)
-        runs = expand_runs(spec)
-        print_warnings(preflight(runs))
-        if dry_run:
-            print_dry_run(console, spec, runs)
-            return
-        tally.total, tally.name = len(runs), spec.name
-        todo = _plan(console, tally, spec, runs, runs_dir, force, resume, command)
-    if todo:
-        if spec.train.device not in ("auto", "cpu"):  # a device that may not exist: say so before any run
-            from cnnlab.train.device import resolve_device
-
-            resolve_device(spec.train.device)
-        if jobs > 1 and len(todo) > 1:
-            run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, force, tally, command)
-        elif tally.total == 1:
-            run_single(console, *todo[0], runs_dir, force, tally, command)
-        else:
-            run_sequentially(console, todo, runs_dir, fail_fast, force, tally, command)
+        return spec, todo, spec_file.resolve().parent.parent  # runs/<name>/<run-id>: where its claim is taken
+    spec = load_spec(spec_file, overrides)
+    runs = expand_runs(spec)
+    print_warnings(preflight(runs))
+    if dry_run:
+        print_dry_run(console, spec, runs)
+        return None
+    tally.total, tally.name = len(runs), spec.name
+    return spec, _plan(console, tally, spec, runs, runs_dir, force, resume, command), runs_dir
 
 
 def _plan(console: Console, tally: Tally, spec: Spec, runs: list[Spec], runs_dir: Path, force: bool,

@@ -43,6 +43,12 @@ class Stop:
         """The signal that asked to stop, if one did."""
         return self.signum
 
+    def adopt(self, signum: int) -> None:
+        """A stop another process of the same job was asked for (torchrun), agreed by all: this
+        process stops as if the signal had come here."""
+        if self.signum is None:
+            self.signum = signum
+
     def check(self) -> None:
         """Raise Interrupted now if a signal came while stopping was deferred."""
         if self.signum is not None:

@@ -63,6 +63,20 @@ class Resumption(Record):
     changed: dict[str, Any] = {}  # keys that do not change the result, set differently (train.threads ...)
 
 
+class Compute(Record):
+    """How a run computed (what train.precision: auto and the others resolved to on its device); a
+    resumed run continues with the same precision."""
+
+    precision: str  # fp32 | bf16 | fp16
+    channels_last: bool = False  # NHWC memory format
+    compiled: bool = False  # torch.compile
+    deterministic: bool = False  # deterministic kernels, no cuDNN autotuning
+    cudnn_benchmark: bool = False  # cuDNN autotuning (on a GPU, unless deterministic)
+    world_size: Count = 1  # processes training it together (torchrun)
+    backend: str | None = None  # their process group's backend: nccl or gloo
+    sync_bn: bool = False  # batch norm statistics over the global batch
+
+
 class RunMeta(Record):
     """meta.json: what the run is and how it stands; rewritten whenever its status changes, and by the
     heartbeat while it runs (so that a reader can tell a live run from one whose process vanished)."""
@@ -75,8 +89,9 @@ class RunMeta(Record):
     duration_s: float | None = None  # wall time from start to end
     seed: Seed | None = None
     swept: dict[str, Any] = {}  # the sweep values that made this run (dotted key → value)
-    device: str | None = None  # the torch device it trained on
+    device: str | None = None  # the torch device it trained on (rank 0's, under torchrun)
     threads: Count | None = None  # CPU threads torch used
+    compute: Compute | None = None  # how it computed: precision, memory format, kernels, processes
     versions: dict[str, str] = {}  # cnnlab, python, torch, torchvision, numpy
     host: str | None = None  # the machine of the process that runs (or ran) it
     machine: str | None = None  # processor and core count (and GPU), for reports
@@ -85,6 +100,7 @@ class RunMeta(Record):
     git_commit: str | None = None  # of the working directory's repository, if any
     command: str | None = None  # the `cnnlab train` invocation that made it
     error: str | None = None  # why it failed or was interrupted
+    failed_rank: Count | None = None  # under torchrun: the process whose failure failed the run
     resumptions: list[Resumption] = []  # every `--resume` that continued it, in order
 
 
@@ -110,7 +126,9 @@ class RunSummary(Record):
     macs: Count | None = None
     receptive_field: Count | None = None  # input pixels one unit of the last feature map sees (larger axis)
     train_seconds: float | None = None
-    images_per_second: float | None = None
+    images_per_second: float | None = None  # training images per second, a compiling first step excluded
+    compile_seconds: float | None = None  # train.compile: the first step's compilation (the warm-up)
+    peak_gpu_memory: Count | None = None  # bytes: the most the run's tensors held on its GPU at once
     stopped_early: bool = False
     diverged: bool = False
     input_shape: list[Count] = []

@@ -123,6 +123,7 @@ Threads = Annotated[int, Field(strict=True, ge=1, le=MAX_THREADS)]
 BiasInit = Annotated[Choice, _in("init"), AfterValidator(lambda c: _bias_scheme(c))]
 PresetName = Annotated[str, AfterValidator(lambda v: _registered("preset", v))]
 HeadName = Annotated[str, AfterValidator(lambda v: _registered("head", v))]
+Precision = Annotated[str, AfterValidator(lambda v: _registered("precision", v))]
 
 
 class Section(BaseModel):
@@ -271,7 +272,7 @@ class DiagnosticsSpec(Section):
 
 class TrainSpec(Section):
     epochs: PositiveInt = 10  # passes over the training split
-    batch_size: PositiveInt = 128  # images per optimizer step
+    batch_size: PositiveInt = 128  # images per optimizer step; under torchrun the global batch, split across processes
     optimizer: Annotated[Choice, _in("optimizer")] = "sgd"  # sgd | adam | adamw | rmsprop, with options
     scheduler: Annotated[Choice, _in("scheduler")] = "cosine"  # none | step | cosine | onecycle, stepped per batch
     monitor: Literal["val_acc", "val_loss"] = "val_acc"  # picks best.pt, drives early stopping (no val split: last)
@@ -281,6 +282,10 @@ class TrainSpec(Section):
     threads: Threads | None = None  # CPU threads for torch; null: torch's default (the physical cores)
     channels_last: bool = True  # NHWC memory layout for conv nets (faster on CPU and on tensor cores)
     diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)  # per-layer statistics: cnnlab inspect
+    precision: Precision = "auto"  # auto (bf16 on a GPU that has it, else fp32) | fp32 | bf16 | fp16 (loss-scaled)
+    compile: bool = False  # torch.compile the model (GPU; its warm-up is timed apart from images/s)
+    deterministic: bool = False  # GPU runs repeat bit for bit: no cuDNN autotuning, deterministic kernels (slower)
+    sync_bn: bool = True  # under torchrun, batch norm statistics over the global batch (as one process would)
 
     @model_validator(mode="after")
     def _device_syntax(self) -> TrainSpec:

@@ -1,7 +1,8 @@
-"""Where and how a run computes: the device, the seeds, the memory format."""
+"""Where and how a run computes: the device, the seeds, the memory format, the choice of kernels."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -43,5 +44,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True  # same spec + seed + machine → same numbers
-    torch.backends.cudnn.benchmark = False
+
+
+def configure_kernels(deterministic: bool) -> None:
+    """How convolutions and other kernels are chosen (`train.deterministic`).
+
+    By default cuDNN times the candidate algorithms for each new input shape and keeps the fastest
+    (`cudnn.benchmark`, as the torchvision reference scripts do): the fastest on a GPU, but the choice
+    may differ between two runs and some algorithms sum in a nondeterministic order, so GPU numbers
+    may differ in their last bits from run to run. `deterministic` gives that up: no autotuning,
+    cuDNN's deterministic algorithms, torch.use_deterministic_algorithms (an operation that has no
+    deterministic implementation on the device fails the run, naming it) and cuBLAS's fixed
+    workspace. It costs speed on a GPU; CPU kernels are deterministic either way."""
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.use_deterministic_algorithms(deterministic)

@@ -9,6 +9,10 @@ The pass leaves training as it was: batch norm runs on the probe's own statistic
 statistics are put back, dropout is off, no random number is drawn from a generator training uses,
 and the gradients come from autograd.grad, not through `.grad`. So a run gives the same numbers with
 diagnostics on or off.
+
+Under torchrun every process takes the probe (synchronised batch norm makes its forward pass a
+collective; each process holds the same probe images, so the statistics are one process's) and rank 0,
+the one with a run store, writes them.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class Diagnostics:
     """The probe batch and what it measured so far; `record(epoch)` adds an epoch to diagnostics.csv."""
 
     def __init__(self, model: nn.Module, plan: Plan, batches: Batches, head, spec: DiagnosticsSpec, seed: int,
-                 store: RunStore) -> None:
+                 store: RunStore | None) -> None:
+        """`store` is None on the torchrun processes that write nothing."""
         self.model, self.head, self.every, self.store = model, head, spec.every, store
         self.text = ""  # diagnostics.csv so far: each record renders only its own rows
         self.recorded: set[int] = set()
@@ -74,7 +79,7 @@ class Diagnostics:
         ratio needs the weights of the record before it: only a resume right after a recorded epoch
         has them, otherwise that record goes without one."""
         self.resumed = True
-        if not self.every:
+        if not self.every or self.store is None:
             return
         path = self.store.file("diagnostics.csv")
         try:
@@ -93,6 +98,8 @@ class Diagnostics:
                 (epoch == 0 and self.resumed):
             return
         outputs, grads = self._probe()
+        if self.store is None:
+            return
         names, values = [], []
         for i, (weighted, grad) in enumerate(zip(self.layers, grads, strict=True)):
             for statistic, value in self._statistics(i, weighted.activation, outputs[i], grad, epoch):

@@ -2,8 +2,15 @@
 resume from exactly: cnnlab.train.checkpoint).
 
 Data stay on the training device as uint8 tensors and are batched from there (cnnlab.data.pipeline),
-so the loop costs what a hand-written PyTorch loop costs: forward, loss, backward, step. Metrics are
-accumulated on the device and read back only when shown, to keep a GPU from waiting on the host.
+so the loop costs what a hand-written PyTorch loop costs: forward, loss, backward, step (how each is
+computed, on how many processes, in which precision: cnnlab.train.engine). Nothing inside an epoch
+waits for the device: losses and correct counts accumulate there and are read at the epoch's end, or
+every few steps when the reporter shows them live (`Reporter.refresh_steps`); checkpoints and metrics
+rows are written at epoch ends (and where a stop request lands).
+
+Under torchrun every process runs this loop on its part of each batch (cnnlab.train.distributed):
+the figures are summed over the processes before they are read, every decision (a stop, divergence,
+early stopping) follows from figures all processes share, and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -19,20 +27,31 @@ import torch
 from cnnlab.data.pipeline import Batches, Data, load_data
 from cnnlab.errors import Interrupted
 from cnnlab.models.builder import build_model
-from cnnlab.rundir.records import MetricsRow, Monitor, RunSummary, epoch_figures
+from cnnlab.rundir.records import Compute, MetricsRow, Monitor, RunSummary, epoch_figures
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.analysis import analyze
 from cnnlab.shape.plan import build_plan
 from cnnlab.spec import Spec
 from cnnlab.train import checkpoint
-from cnnlab.train.device import resolve_device, seed_everything, uses_channels_last
+from cnnlab.train.device import configure_kernels, seed_everything, uses_channels_last
 from cnnlab.train.diagnostics import Diagnostics
+from cnnlab.train.distributed import SINGLE, World
+from cnnlab.train.engine import Engine
 from cnnlab.train.heads import HEADS, Head
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
+from cnnlab.train.precision import resolve_precision
+
+STOP_EVERY = 8  # steps between two agreements on a stop request when several processes train
+RANK_SEED_STRIDE = 1_000_003  # rank r > 0 draws dropout from seed + r·stride
 
 
 class Reporter(Protocol):
     """Where progress goes (a Rich display in a terminal, the run's log in a parallel worker)."""
+
+    def refresh_steps(self, batches: int) -> int:
+        """Steps between two `batch_done` calls in an epoch of `batches` steps; 0: none (the epoch's
+        line only). Each call reads the running figures back from the device, which makes it wait."""
+        ...
 
     def epoch_started(self, epoch: int, epochs: int, batches: int) -> None: ...
     def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None: ...
@@ -40,18 +59,21 @@ class Reporter(Protocol):
     def message(self, text: str) -> None: ...
 
 
-def evaluate(model, batches: Batches, head: Head) -> tuple[float, float]:
-    """(mean loss, accuracy) over a whole split, in evaluation mode."""
-    model.eval()
+def evaluate(engine: Engine, batches: Batches, head: Head) -> tuple[float, float]:
+    """(mean loss, accuracy) over a whole split, in evaluation mode (each process evaluates its part
+    of every batch; the sums are taken over all of them)."""
+    engine.model.eval()
+    engine.world.sync_buffers(engine.model)  # rank 0's running statistics
     loss = torch.zeros((), device=batches.split.labels.device, dtype=torch.float64)
     correct = torch.zeros((), device=loss.device, dtype=torch.int64)
     with torch.inference_mode():
         for x, y in batches.in_order():
-            logits = model(x)
+            logits = engine.forward(x)
             loss += head.loss(logits, y, reduction="sum")
             correct += head.correct(logits, y)
+    total_loss, total_correct = engine.world.totals(loss, correct)
     n = len(batches.split)
-    return loss.item() / n, correct.item() / n
+    return total_loss / n, total_correct / n
 
 
 @dataclass
@@ -60,10 +82,11 @@ class EpochSoFar:
 
     step: int = 0  # batches done
     lr: float = 0.0  # the rate at the epoch's start (metrics.csv's `lr`)
-    loss_sum: torch.Tensor | None = None  # Σ loss·batch, float64 on the device
-    correct: torch.Tensor | None = None  # int64 on the device
-    seen: int = 0
-    seconds: float = 0.0
+    loss_sum: torch.Tensor | None = None  # Σ loss·batch, float64 on the device (this process's part)
+    correct: torch.Tensor | None = None  # int64 on the device (this process's part)
+    seen: int = 0  # images of the batches done, over all processes
+    timed: int = 0  # of those, the images of timed steps (not a compiling first step): images/s
+    seconds: float = 0.0  # training time so far (warm-up excluded)
     shuffle_state: torch.Tensor | None = None  # the batch-order generator when the epoch began
 
 
@@ -71,18 +94,25 @@ class Trainer:
     """One run's training: set up from the spec, optionally restored from last.pt, then epochs until
     done, early stopping, divergence or a stop request.
 
-    `stop()` is polled after every step: when it returns a signal number, the trainer writes last.pt
-    where it stands (mid-epoch included) and raises Interrupted, so that a resume continues exactly."""
+    `stop()` is polled after every step (every STOP_EVERY steps when several processes train, which
+    agree on it): when it returns a signal number, the trainer writes last.pt where it stands
+    (mid-epoch included) and raises Interrupted, so that a resume continues exactly."""
 
-    def __init__(self, spec: Spec, store: RunStore, reporter: Reporter,
-                 stop: Callable[[], int | None] = lambda: None) -> None:
-        self.spec, self.store, self.reporter, self.stop = spec, store, reporter, stop
+    def __init__(self, spec: Spec, store: RunStore | None, reporter: Reporter,
+                 stop: Callable[[], int | None] = lambda: None, world: World = SINGLE,
+                 precision: str | None = None) -> None:
+        """`store` is None on the ranks other than 0 under torchrun (they write nothing); `precision`
+        replaces train.precision (a resumed run continues in the one it recorded)."""
+        self.spec, self.store, self.reporter, self.world = spec, store, reporter, world
+        self.stop = lambda: world.agree_stop(stop())
+        self.stop_every = 1 if world.size == 1 else STOP_EVERY  # agreeing costs a message between processes
+        self.precision_name = precision or spec.train.precision
         self.train_spec = spec.train
         self.monitor = Monitor(spec.train.monitor, spec.train.min_delta)
         self.rows: list[MetricsRow] = []
         self.best: float | None = None  # the monitored value of the best epoch so far
         self.since_best = 0  # epochs since it improved (early stopping)
-        self.train_seconds, self.train_images = 0.0, 0
+        self.train_seconds, self.train_images = 0.0, 0  # warm-up excluded: the images/s figure
         self.partial = EpochSoFar()
 
     @property
@@ -90,28 +120,49 @@ class Trainer:
         """Epochs completed."""
         return len(self.rows)
 
+    @property
+    def compute(self) -> Compute:
+        """How the run computes (after `setup`), for meta.json."""
+        t, engine = self.train_spec, self.engine
+        return Compute(precision=self.precision.name, channels_last=engine.channels_last, compiled=engine.compiled,
+                       deterministic=t.deterministic,
+                       cudnn_benchmark=self.device.type == "cuda" and not t.deterministic,
+                       world_size=self.world.size, backend=self.world.backend(self.device), sync_bn=engine.sync_bn)
+
     def setup(self, threads: int | None = None, device: str | None = None) -> None:
         """Load data, build the model and optimizer. `threads`/`device` override the spec's."""
-        spec, t = self.spec, self.spec.train
-        self.device = resolve_device(device or t.device)
+        spec, t, world = self.spec, self.spec.train, self.world
+        self.device = world.device(device or t.device)
         if threads or t.threads:
             torch.set_num_threads(threads or t.threads)
         self.threads = torch.get_num_threads()
+        configure_kernels(t.deterministic)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)  # summary.json's peak is this run's
+        self.precision = resolve_precision(self.precision_name, self.device)
         seed_everything(spec.seed)
-        self.data: Data = load_data(spec.data, spec.seed, self.device)
+        with world.main_first():  # one download, one cache file per machine
+            self.data: Data = load_data(spec.data, spec.seed, self.device)
         self.plan = build_plan(spec.model, self.data.info)
         self.analysis = analyze(self.plan, self.data.info.shape)
         torch.manual_seed(spec.seed)  # the same initial weights whatever the data loading drew
-        self.model = build_model(self.plan, spec.model.init, spec.model.bias_init).to(self.device)
+        model = build_model(self.plan, spec.model.init, spec.model.bias_init)
+        if world.rank:  # its own dropout masks (rank 0 keeps the stream one process would draw)
+            torch.manual_seed(spec.seed + RANK_SEED_STRIDE * world.rank)
         channels_last = uses_channels_last(t.channels_last, self.plan)
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.engine = Engine(model, self.device, self.precision, world, channels_last=channels_last,
+                             compile=t.compile, sync_bn=t.sync_bn, batch_size=t.batch_size)
+        self.model = self.engine.model
         self.head = HEADS.build(spec.model.head, self.data.info.num_classes)
-        self.train_batches = Batches(self.data.train, self.data.normalizer, t.batch_size, channels_last)
-        self.val_batches = (Batches(self.data.val, self.data.normalizer, t.batch_size, channels_last)
-                            if self.data.val is not None else None)
-        self.test_batches = Batches(self.data.test, self.data.normalizer, t.batch_size, channels_last)
-        self.optimizer = OPTIMIZERS.build(t.optimizer.name, self.model.parameters(), **t.optimizer.options)
+
+        def batches(split):
+            return Batches(split, self.data.normalizer, t.batch_size, channels_last, world.shard)
+
+        self.train_batches = batches(self.data.train)
+        self.val_batches = batches(self.data.val) if self.data.val is not None else None
+        self.test_batches = batches(self.data.test)
+        self.optimizer = OPTIMIZERS.build(t.optimizer.name, self.model.parameters(), self.device.type == "cuda",
+                                          **t.optimizer.options)
         self.scheduler = SCHEDULERS.build(t.scheduler.name, self.optimizer, self.train_batches.steps_per_epoch,
                                           t.epochs, **t.scheduler.options)
         self.shuffle = torch.Generator().manual_seed(spec.seed + 1)
@@ -119,34 +170,50 @@ class Trainer:
         self.augment_generator = augment.generator if augment is not None else None
         self.diagnostics = Diagnostics(self.model, self.plan, self.train_batches, self.head, t.diagnostics, spec.seed,
                                        self.store)
+        # Rank 0's display sets when every rank reads the figures (reading them is a collective).
+        self.refresh = world.broadcast(self.reporter.refresh_steps(self.train_batches.steps_per_epoch))
 
     # ------------------------------------------------------------------ checkpoints
 
     def _state(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "epoch": self.epoch,
-                "metrics": self.rows[-1].model_dump() if self.rows else None}
+                "metrics": self.rows[-1].model_dump() if self.rows else None, **self.engine.state()}
+
+    def _checkpoint(self, name: str) -> Path:
+        return self.store.file(f"checkpoints/{name}") if self.store is not None else Path("checkpoints", name)
 
     def save_last(self) -> None:
-        """last.pt: the weights as they are now and everything needed to continue from here exactly."""
-        p = self.partial
+        """last.pt: the weights as they are now and everything needed to continue from here exactly.
+        Every process calls it (the running sums and the random states are collected from all); rank 0
+        writes it."""
+        p, world = self.partial, self.world
+        loss_sum = world.total(p.loss_sum) if p.loss_sum is not None else None
+        correct = world.total(p.correct) if p.correct is not None else None
+        states = world.gather(checkpoint.random_states(self.shuffle, self.augment_generator))
+        if not world.is_main:
+            return
         progress = {
             "rows": [row.model_dump() for row in self.rows], "best": self.best, "since_best": self.since_best,
             "train_seconds": self.train_seconds, "train_images": self.train_images,
-            "step": p.step, "epoch_lr": p.lr, "epoch_loss_sum": p.loss_sum, "epoch_correct": p.correct,
-            "epoch_seen": p.seen, "epoch_seconds": p.seconds,
-            "random": checkpoint.random_states(self.shuffle, self.augment_generator),
+            "step": p.step, "epoch_lr": p.lr, "epoch_loss_sum": loss_sum, "epoch_correct": correct,
+            "epoch_seen": p.seen, "epoch_timed": p.timed, "epoch_seconds": p.seconds,
+            "random": states[0], "world_size": world.size,
         }
+        if world.size > 1:  # each process's own torch, Python and numpy states (dropout draws differ)
+            progress["random_ranks"] = states
         if p.step:  # the batch order of the epoch in progress is drawn again from the state it began with
             progress["random"]["shuffle"] = p.shuffle_state
-        checkpoint.save(self.store.file("checkpoints/last.pt"), {**self._state(), "progress": progress})
+        checkpoint.save(self._checkpoint("last.pt"), {**self._state(), "progress": progress})
 
     def save_best(self) -> None:
-        checkpoint.save(self.store.file("checkpoints/best.pt"), self._state())
+        if self.world.is_main:
+            checkpoint.save(self._checkpoint("best.pt"), self._state())
 
     def restore(self, state: dict) -> None:
-        """Continue from a last.pt written by `save_last` (after `setup`)."""
-        path = self.store.file("checkpoints/last.pt")
+        """Continue from a last.pt written by `save_last` (after `setup`; every process, with the same
+        `state`)."""
+        path = self._checkpoint("last.pt")
         progress = state.get("progress")
         if not isinstance(progress, dict):
             raise checkpoint.CheckpointError(f"{path}: written by a cnnlab without exact resume (no progress "
@@ -154,15 +221,22 @@ class Trainer:
         checkpoint.load_weights(self.model, state, path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self.engine.load_state(state)
         self.rows = [MetricsRow.model_validate(row) for row in progress["rows"]]
         self.best, self.since_best = progress["best"], progress["since_best"]
         self.train_seconds, self.train_images = progress["train_seconds"], progress["train_images"]
+        mine = self.world.is_main  # the running sums are the total of all processes: rank 0 carries them
         self.partial = EpochSoFar(
             step=progress["step"], lr=progress["epoch_lr"], seen=progress["epoch_seen"],
-            seconds=progress["epoch_seconds"], shuffle_state=progress["random"]["shuffle"],
-            loss_sum=_on(progress["epoch_loss_sum"], self.device), correct=_on(progress["epoch_correct"], self.device))
-        checkpoint.restore_random_states(progress["random"], self.shuffle, self.augment_generator)
-        self.store.write_metrics(self.rows)  # as of the checkpoint (a later epoch's row may have been written)
+            timed=progress.get("epoch_timed", progress["epoch_seen"]), seconds=progress["epoch_seconds"],
+            shuffle_state=progress["random"]["shuffle"],
+            loss_sum=_on(progress["epoch_loss_sum"], self.device, mine),
+            correct=_on(progress["epoch_correct"], self.device, mine))
+        ranks = progress.get("random_ranks") or [progress["random"]]
+        random = {**ranks[self.world.rank % len(ranks)], "shuffle": progress["random"]["shuffle"]}
+        checkpoint.restore_random_states(random, self.shuffle, self.augment_generator)
+        if self.world.is_main:
+            self.store.write_metrics(self.rows)  # as of the checkpoint (a later epoch's row may have been written)
         self.diagnostics.resume(self.epoch, mid_epoch=self.partial.step > 0)
 
     # ------------------------------------------------------------------ training
@@ -170,9 +244,9 @@ class Trainer:
     def train_epoch(self, epoch: int) -> tuple[float, float]:
         """(mean loss, accuracy) of one pass (NaN loss if the run diverged), continuing a partial
         epoch where it stopped; adds its time and images to the run's totals."""
-        model, head, opt, sched = self.model, self.head, self.optimizer, self.scheduler
-        model.train()
-        n_batches = self.train_batches.steps_per_epoch
+        head, engine, world, batches = self.head, self.engine, self.world, self.train_batches
+        self.model.train()
+        n_batches = batches.steps_per_epoch
         p = self.partial
         if p.step == 0:
             self.partial = p = EpochSoFar(
@@ -182,36 +256,39 @@ class Trainer:
         else:
             self.shuffle.set_state(p.shuffle_state)  # draws the same order; the batches done are skipped
         self.reporter.epoch_started(epoch, self.train_spec.epochs, n_batches)
-        show_every = max(1, n_batches // 20)
-        start = time.perf_counter() - p.seconds
+        start, warmup = time.perf_counter() - p.seconds, engine.warmup_seconds
+
+        def seconds() -> float:  # training time of the epoch so far, without the compiling step
+            return time.perf_counter() - start - (engine.warmup_seconds - warmup)
+
         diverged = False
-        for i, (x, y) in enumerate(self.train_batches.shuffled(self.shuffle, skip=p.step), p.step + 1):
-            logits = model(x)
-            loss = head.loss(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            p.loss_sum += loss.detach() * len(y)
-            p.correct += head.correct(logits.detach(), y)
-            p.seen += len(y)
-            p.step = i
-            if i % show_every == 0 or i == n_batches:
-                mean_loss = p.loss_sum.item() / p.seen
-                if not math.isfinite(mean_loss):
+        for i, (x, y) in enumerate(batches.shuffled(self.shuffle, skip=p.step), p.step + 1):
+            images, warming = batches.images_in(i), engine.warming_up
+            loss, logits = engine.train_step(x, y, head.loss, self.optimizer, world.size * len(y) / images)
+            self.scheduler.step()
+            p.loss_sum += loss * len(y)
+            p.correct += head.correct(logits, y)
+            p.seen, p.step = p.seen + images, i
+            p.timed += 0 if warming and not engine.warming_up else images
+            if self.refresh and i % self.refresh == 0 and i < n_batches:  # a read: waits for the device
+                loss_sum, correct = world.totals(p.loss_sum, p.correct)
+                if not math.isfinite(loss_sum):
                     diverged = True
                     break
-                self.reporter.batch_done(i, mean_loss, p.correct.item() / p.seen,
-                                         p.seen / (time.perf_counter() - start))
-            if i < n_batches and (signum := self.stop()) is not None:
-                p.seconds = time.perf_counter() - start
+                self.reporter.batch_done(i, loss_sum / p.seen, correct / p.seen, p.timed / max(seconds(), 1e-9))
+            if i < n_batches and i % self.stop_every == 0 and (signum := self.stop()) is not None:
+                p.seconds = seconds()
                 self.save_last()
                 self.reporter.message(f"stopped at epoch {epoch}, step {i} of {n_batches}: in checkpoints/last.pt")
                 raise Interrupted(signum)
-        self.train_seconds += time.perf_counter() - start  # the whole epoch, its part before a resume included
-        self.train_images += p.seen
+        loss_sum, correct = world.totals(p.loss_sum, p.correct)  # the epoch's figures: waits for the device
+        elapsed = seconds()
+        if self.refresh and not diverged:
+            self.reporter.batch_done(p.step, loss_sum / p.seen, correct / p.seen, p.timed / max(elapsed, 1e-9))
+        self.train_seconds += elapsed  # the whole epoch, its part before a resume included
+        self.train_images += p.timed
         self.partial = EpochSoFar()
-        return math.nan if diverged else p.loss_sum.item() / p.seen, p.correct.item() / p.seen
+        return math.nan if diverged else loss_sum / p.seen, correct / p.seen
 
     def run(self) -> RunSummary:
         """Train the remaining epochs (or until early stopping / divergence), test the best checkpoint."""
@@ -230,7 +307,7 @@ class Trainer:
             seconds = self.train_seconds - seconds_before
             val_loss = val_acc = None
             if math.isfinite(train_loss) and self.val_batches is not None:
-                val_loss, val_acc = evaluate(self.model, self.val_batches, self.head)
+                val_loss, val_acc = evaluate(self.engine, self.val_batches, self.head)
             if not all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0)):
                 diverged = True
                 which = "training" if not math.isfinite(train_loss) else "validation"
@@ -247,7 +324,8 @@ class Trainer:
                 self.best, self.since_best = getattr(row, t.monitor), 0
             else:
                 self.since_best += 1
-            self.store.write_metrics(self.rows)
+            if self.world.is_main:
+                self.store.write_metrics(self.rows)
             self.save_last()
             if improved:
                 self.save_best()
@@ -263,9 +341,11 @@ class Trainer:
     def summarize(self, stopped_early: bool, diverged: bool) -> RunSummary:
         test_loss = test_acc = None
         if self.rows:  # test once, on the best checkpoint
-            path = self.store.file("checkpoints/best.pt")
-            checkpoint.load_weights(self.model, checkpoint.load(path, self.device), path)
-            test_loss, test_acc = evaluate(self.model, self.test_batches, self.head)
+            if self.world.is_main:
+                path = self._checkpoint("best.pt")
+                checkpoint.load_weights(self.model, checkpoint.load(path, self.device), path)
+            self.world.sync_module(self.model)
+            test_loss, test_acc = evaluate(self.engine, self.test_batches, self.head)
         info = self.data.info
         # The time of a diverged epoch counts too, though it has no metrics row.
         figures = {**epoch_figures(self.rows, self.monitor), "train_seconds": round(self.train_seconds, 3)}
@@ -278,6 +358,8 @@ class Trainer:
             macs=self.analysis.macs,
             receptive_field=self.analysis.receptive_field,
             images_per_second=round(self.train_images / self.train_seconds, 1) if self.train_seconds else None,
+            compile_seconds=round(self.engine.warmup_seconds, 3) if self.engine.compiled else None,
+            peak_gpu_memory=torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None,
             stopped_early=stopped_early,
             diverged=diverged,
             input_shape=list(info.shape),
@@ -290,5 +372,8 @@ class Trainer:
         )
 
 
-def _on(value: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    return value.to(device) if value is not None else None
+def _on(value: torch.Tensor | None, device: torch.device, kept: bool = True) -> torch.Tensor | None:
+    """A saved running sum on `device` (zero where another process carries it)."""
+    if value is None:
+        return None
+    return value.to(device) if kept else torch.zeros_like(value, device=device)

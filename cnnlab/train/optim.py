@@ -2,6 +2,10 @@
 
 Schedules are stepped once per batch (so `onecycle` and `cosine` are smooth); options given in
 epochs (`step_size`) are converted with the number of batches per epoch.
+
+On a GPU the optimizers that have one use PyTorch's fused kernel (`fused`): one kernel for the whole
+update instead of several per parameter, and, for fp16, loss scaling without reading the gradients'
+overflow flag on the host at every step (rmsprop has none: with fp16 it synchronises once a step).
 """
 
 from __future__ import annotations
@@ -15,27 +19,29 @@ SCHEDULERS = Registry("scheduler")
 
 
 @OPTIMIZERS.register("sgd", "stochastic gradient descent with (Nesterov) momentum")
-def sgd(params, /, *, lr: Positive = 0.05, momentum: Momentum = 0.9, nesterov: bool = False,
+def sgd(params, fused: bool = False, /, *, lr: Positive = 0.05, momentum: Momentum = 0.9, nesterov: bool = False,
         weight_decay: NonNegative = 5e-4):
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
-                           weight_decay=weight_decay)
+                           weight_decay=weight_decay, fused=fused or None)
 
 
 @OPTIMIZERS.register("adam", "Adam; weight_decay is L2 added to the gradient")
-def adam(params, /, *, lr: Positive = 1e-3, beta1: Momentum = 0.9, beta2: Momentum = 0.999, eps: Positive = 1e-8,
-         weight_decay: NonNegative = 0.0):
-    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
+def adam(params, fused: bool = False, /, *, lr: Positive = 1e-3, beta1: Momentum = 0.9, beta2: Momentum = 0.999,
+         eps: Positive = 1e-8, weight_decay: NonNegative = 0.0):
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                            fused=fused or None)
 
 
 @OPTIMIZERS.register("adamw", "Adam with decoupled weight decay")
-def adamw(params, /, *, lr: Positive = 1e-3, beta1: Momentum = 0.9, beta2: Momentum = 0.999, eps: Positive = 1e-8,
-          weight_decay: NonNegative = 0.01):
-    return torch.optim.AdamW(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
+def adamw(params, fused: bool = False, /, *, lr: Positive = 1e-3, beta1: Momentum = 0.9, beta2: Momentum = 0.999,
+          eps: Positive = 1e-8, weight_decay: NonNegative = 0.01):
+    return torch.optim.AdamW(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                             fused=fused or None)
 
 
 @OPTIMIZERS.register("rmsprop", "RMSProp")
-def rmsprop(params, /, *, lr: Positive = 1e-3, alpha: Momentum = 0.99, momentum: Momentum = 0.0, eps: Positive = 1e-8,
-            weight_decay: NonNegative = 0.0):
+def rmsprop(params, fused: bool = False, /, *, lr: Positive = 1e-3, alpha: Momentum = 0.99, momentum: Momentum = 0.0,
+            eps: Positive = 1e-8, weight_decay: NonNegative = 0.0):
     return torch.optim.RMSprop(params, lr=lr, alpha=alpha, momentum=momentum, eps=eps,
                                weight_decay=weight_decay)
 

@@ -1,6 +1,10 @@
 """What a training run shows while it runs: a Rich progress bar per epoch and one line per epoch,
 the same lines written to the run's log.txt; or, for a run of a sweep, progress events for the
-sweep's display (cnnlab.run.board), sent from a parallel worker to its parent."""
+sweep's display (cnnlab.run.board), sent from a parallel worker to its parent.
+
+Figures shown during an epoch have to be read back from the training device, which makes the host
+wait for it; a reporter says how often it wants them (`refresh_steps`), and only the live displays
+want any: the progress bar in a terminal and the sweep's board."""
 
 from __future__ import annotations
 
@@ -12,6 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cnnlab.rundir.records import MetricsRow
 from cnnlab.rundir.store import RunStore
+
+SHOWN_PER_EPOCH = 20  # progress-bar readings per epoch at most
+MIN_STEPS_BETWEEN = 10  # ... and at least this many steps apart
+
+
+def live_refresh(batches: int) -> int:
+    """Steps between two readings of a live display in an epoch of `batches` steps."""
+    return max(MIN_STEPS_BETWEEN, batches // SHOWN_PER_EPOCH)
 
 
 def epoch_line(row: MetricsRow, epochs: int) -> str:
@@ -27,6 +39,9 @@ class RichReporter:
         self.console, self.store, self.epochs = console, store, epochs
         self.progress: Progress | None = None
         self.task = None
+
+    def refresh_steps(self, batches: int) -> int:
+        return live_refresh(batches) if self.console.is_terminal else 0
 
     def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
         self._stop()
@@ -83,6 +98,9 @@ class LogReporter:
         self.store = store
         self.epochs = 0
 
+    def refresh_steps(self, batches: int) -> int:
+        return 0
+
     def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
         self.epochs = epochs
 
@@ -107,6 +125,9 @@ class EventReporter(LogReporter):
         self.epoch = 0
         self.val_acc: float | None = None
 
+    def refresh_steps(self, batches: int) -> int:
+        return live_refresh(batches)
+
     def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
         super().epoch_started(epoch, epochs, batches)
         self.epoch, self.batches = epoch, batches
@@ -118,3 +139,22 @@ class EventReporter(LogReporter):
     def epoch_done(self, row: MetricsRow) -> None:
         super().epoch_done(row)
         self.val_acc = row.val_acc
+
+
+class QuietReporter:
+    """No progress at all: the processes other than rank 0 under torchrun (rank 0 shows the run)."""
+
+    def refresh_steps(self, batches: int) -> int:
+        return 0
+
+    def epoch_started(self, epoch: int, epochs: int, batches: int) -> None:
+        pass
+
+    def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
+        pass
+
+    def epoch_done(self, row: MetricsRow) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
