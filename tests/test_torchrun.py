@@ -103,6 +103,16 @@ def test_two_processes_train_each_run_of_a_sweep_into_one_directory_as_one_proce
         assert rows(run) == pytest.approx(rows(alone), rel=1e-4, abs=1e-5)  # metrics summed over processes
         assert json.loads((run / "summary.json").read_text())["test_acc"] == \
             json.loads((alone / "summary.json").read_text())["test_acc"]
+        probed = diagnostics(alone)
+        assert len(probed) > 20 and diagnostics(run) == pytest.approx(probed, rel=1e-3, abs=1e-6)  # rank 0 probes
+
+
+def diagnostics(run: Path) -> dict[tuple[str, ...], float]:
+    """diagnostics.csv as (epoch, layer, statistic) → value."""
+    lines = (run / "diagnostics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    cells = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+    return {(c["epoch"], c["layer"], c["statistic"]): float(c["value"]) for c in cells}
 
 
 def test_a_failure_on_one_process_fails_the_run_naming_it(tmp_path):

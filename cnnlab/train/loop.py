@@ -368,7 +368,7 @@ class Trainer:
                          "test": len(self.data.test)},
             normalization={"mean": list(self.data.normalizer.mean), "std": list(self.data.normalizer.std)},
             device=str(self.device),
-            files=sorted({*self.store.files(), "summary.json"}),
+            files=sorted({*self.store.files(), "summary.json"}) if self.store is not None else [],  # rank 0 writes
         )
 
 
