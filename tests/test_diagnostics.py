@@ -200,6 +200,19 @@ def test_inspect_plot_of_a_sweep(xavier_vs_kaiming, tmp_path):
     assert labels == ["xavier_normal (n=3)", "kaiming_normal (n=3)"]
 
 
+def test_report_draws_the_depth_plot_beside_the_curves(xavier_vs_kaiming, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(xavier_vs_kaiming), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "README.md").read_text()
+    assert "![diagnostics of diag](diag-diagnostics.png)" in page
+    assert page.index("diag-curves.png") < page.index("diag-diagnostics.png")
+    assert 0 < (out / "diag-diagnostics.png").stat().st_size < 200_000
+    result = CliRunner().invoke(app, ["report", str(xavier_vs_kaiming), "--out", str(tmp_path / "bare"),
+                                      "--no-plots"])
+    assert [p.name for p in (tmp_path / "bare").iterdir()] == ["README.md"]
+
+
 def test_inspect_user_errors_are_one_line(sigmoid_vs_relu, tiny_spec, cli, tmp_path):
     old = tmp_path / "old"
     train_spec = {"epochs": 1, "batch_size": 32, "device": "cpu", "threads": 1, "diagnostics": {"every": 0}}

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from cnnlab.commands import warn
+
 EPILOG = "\n".join([
     "[bold]Examples[/bold]",
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
@@ -21,19 +23,18 @@ EPILOG = "\n".join([
 ])
 
 
-def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
-
-
 def report(
     paths: Annotated[list[Path], typer.Argument(
         help="Experiment folders (runs/<name>) or runs roots, searched recursively.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for README.md and the PNGs (created).")],
     title: Annotated[str, typer.Option("--title", help="The page's heading.")] = "cnnlab results",
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the learning curves.")] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots",
+                                        help="Draw the learning curves and, for runs with diagnostics, "
+                                             "cnnlab inspect's depth plot.")] = True,
 ) -> None:
     """Write a markdown page with a section per experiment: its description, the command that reproduces
-    it, each claim with its numbers and verdict, the comparison table (mean ± std over seeds) and plots.
+    it, each claim with its numbers and verdict, the comparison table (mean ± std over seeds), the learning
+    curves and the diagnostics plot (gradient and activation std against depth, as cnnlab inspect --plot).
 
     A claim 'A > B' holds when Welch's one-sided t-test over the seeds gives p < 0.05, fails when the
     opposite direction does, and is inconclusive otherwise or with fewer than two seeds per group;
@@ -42,5 +43,5 @@ def report(
     """
     from cnnlab.compare.report import write_report  # the work, and its imports, only when the command runs
 
-    page = write_report(paths, out, warn=_warn, title=title, plots=plots)
+    page = write_report(paths, out, warn=warn, title=title, plots=plots)
     typer.echo(f"wrote {page}", err=True)

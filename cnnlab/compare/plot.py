@@ -7,6 +7,7 @@ uses matplotlib's object API with the Agg canvas, so no display or GUI backend i
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,10 +113,24 @@ def palette(n: int) -> list[tuple[tuple[float, ...], str]]:
     return [(colours[i % len(colours)], styles[(i // len(colours)) % len(styles)]) for i in range(n)]
 
 
+PNG_COLOURS = 256  # a line plot needs no more: the palette PNG is about a third of the RGBA one's size
+
+
 def write_figure(fig: Figure, path: Path) -> None:
-    """Temporary file beside the target, then rename: a crash never leaves half a picture."""
+    """Temporary file beside the target, then rename: a crash never leaves half a picture. A PNG is
+    stored with a palette (no dithering, deterministic), small enough to commit beside a report."""
+    kind = path.suffix.lstrip(".").lower()
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=120)
+            if kind != "png":
+                fig.savefig(tmp, format=kind, dpi=120)
+            else:
+                from PIL import Image  # matplotlib's own dependency
+
+                drawn = io.BytesIO()
+                fig.savefig(drawn, format="png", dpi=120)
+                image = Image.open(drawn).convert("RGB")
+                palette = image.quantize(PNG_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+                palette.save(tmp, format="png", optimize=True)
     except OSError as err:
         raise CompareError(f"--plot {path}: cannot write ({err.strerror or err})") from None

@@ -1,5 +1,6 @@
-"""`cnnlab report`: every experiment's description, claims with their verdicts, comparison table and
-plots, as one markdown page with PNGs beside it (relative links: it renders on GitHub as is).
+"""`cnnlab report`: every experiment's description, claims with their verdicts, comparison table,
+learning curves and diagnostics plot (the depth plot of `cnnlab inspect`), as one markdown page with
+PNGs beside it (relative links: it renders on GitHub as is).
 
 The page holds no clock time and no absolute path, so the same runs give the same bytes: a
 published results folder can be regenerated and diffed.
@@ -22,6 +23,8 @@ from cnnlab.compare.claims import (
     Figures,
     check_experiment,
 )
+from cnnlab.compare.diagnose import diagnose
+from cnnlab.compare.inspect import build_views
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.metrics import CompareError, parse_columns
 from cnnlab.compare.render import render_markdown
@@ -100,8 +103,24 @@ def report_columns(runs: Sequence[Run]) -> list[str]:
     return columns
 
 
-def experiment_section(experiment: Experiment, out: Path, plot: Callable | None) -> str:
-    """One experiment as markdown; its plots are written into `out`."""
+def diagnostics_figure(experiment: Experiment, out: Path, warn: Callable[[str], None]) -> str | None:
+    """`cnnlab inspect --plot` of the experiment's runs (at init and at the last epoch they all recorded)
+    into `out`, and its file name; None when no run has diagnostics."""
+    from cnnlab.compare.depth_plot import plot_depth  # matplotlib only when drawing
+
+    try:
+        diagnosed, keys = diagnose(experiment.runs, warn)
+        views = build_views(diagnosed, keys, None)
+    except CompareError:  # no diagnostics (older runs): the section goes without the figure
+        return None
+    name = f"{_slug(experiment.name)}-diagnostics.png"
+    plot_depth(views, out / name, title=f"{experiment.name}: gradient and activation std against depth")
+    return name
+
+
+def experiment_section(experiment: Experiment, out: Path, plot: Callable | None,
+                       warn: Callable[[str], None]) -> str:
+    """One experiment as markdown; its plots (when `plot` is given) are written into `out`."""
     record, lines = experiment.record, [f"## {experiment.name}", ""]
     if record and record.description:
         lines += [record.description.strip(), ""]
@@ -122,6 +141,9 @@ def experiment_section(experiment: Experiment, out: Path, plot: Callable | None)
         name = f"{_slug(experiment.name)}-curves.png"
         plot(comparison, out / name)
         lines += [f"![learning curves of {experiment.name}]({name})", ""]
+        if (figure := diagnostics_figure(experiment, out, warn)) is not None:
+            lines += ["Why (`cnnlab inspect`: per-layer statistics on each run's probe batch, geometric mean "
+                      "over seeds):", "", f"![diagnostics of {experiment.name}]({figure})", ""]
     lines += [f"Wall time: {_wall_time(experiment.runs)}.", ""]
     return "\n".join(lines)
 
@@ -159,7 +181,7 @@ def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], 
 
         plot = plot_curves
     found = experiments(runs)
-    sections = [experiment_section(e, out, plot) for e in found]
+    sections = [experiment_section(e, out, plot, warn) for e in found]
     head = [f"# {title}", "", _provenance(runs), "", verdict_legend(), ""]
     page = "\n".join(head) + "\n" + "\n".join(sections)
     write_text_atomic(out / PAGE, page)
