@@ -56,7 +56,7 @@ def cli():
     return invoke
 
 
-HEAVY_MODULES = ("torch", "torchvision", "matplotlib", "PIL")
+HEAVY_MODULES = ("torch", "torchvision", "matplotlib", "PIL", "ray")
 
 _PROBE = """
 import json, sys

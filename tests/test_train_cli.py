@@ -151,8 +151,8 @@ def test_runs_dir_that_is_a_file(cli, tiny_spec, tmp_path):
 
 def test_help_and_dry_run_do_not_import_torch(heavy_imports, tiny_spec):
     assert heavy_imports(["--help"], ["train", "--help"], ["compare", "--help"], ["eval", "--help"],
-                         ["inspect", "--help"],
-                         ["shape", "--help"], ["train", tiny_spec(), "--dry-run"]) == []
+                         ["inspect", "--help"], ["shape", "--help"], ["train", tiny_spec(), "--dry-run"],
+                         ["train", tiny_spec(), "--dry-run", "--backend", "ray", "--shard", "1/2"]) == []
 
 
 def test_python_dash_m_works():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -15,6 +16,8 @@ EXAMPLES = [
     "torchrun --nproc-per-node 4 -m cnnlab train experiments/cifar10.yaml   [dim]# one run on 4 GPUs (DDP)[/dim]",
     "torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 "
     "-m cnnlab train exp.yaml",
+    "cnnlab train experiments/activations.yaml --backend ray --address auto   [dim]# a sweep on a Ray cluster[/dim]",
+    "sbatch --array=1-4 --wrap 'cnnlab train experiments/activations.yaml --shard $SLURM_ARRAY_TASK_ID/4'",
 ]
 OPTION_KINDS = ("optimizer", "scheduler", "norm", "activation", "init", "augmentation")
 
@@ -43,6 +46,29 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue interrupted, failed or stale runs from their "
                                                          "last checkpoint, exactly: a RUN directory, or every "
                                                          "such run of EXP.yaml's sweep (the others start anew)."),
+    shard: str = typer.Option(None, "--shard", metavar="I/N", show_default=False,
+                              help="Train only shard I of N (numbered from 1, as `sbatch --array=1-N` numbers its "
+                                   "tasks): runs are dealt out by their identity, so the N shards together train "
+                                   "the whole sweep, each run once, whatever order the YAML lists it in."),
+    backend: Literal["local", "ray"] = typer.Option("local", "--backend", rich_help_panel="Ray",
+                                                    help="Where the runs train: this machine (--jobs at a time) "
+                                                         "or a Ray cluster, each run a Ray task (pip install "
+                                                         r"'cnnlab\[ray]')."),
+    address: str = typer.Option(None, "--address", metavar="auto|HOST:PORT", show_default=False, rich_help_panel="Ray",
+                                help="The Ray cluster to use (auto: the one `ray start` runs here or RAY_ADDRESS "
+                                     "names). Default: a local Ray instance, started and stopped by this command."),
+    cpus_per_run: int = typer.Option(None, "--cpus-per-run", min=1, show_default=False, rich_help_panel="Ray",
+                                     help="CPUs each run's task asks for, and its torch threads. Default: the "
+                                          "spec's train.threads, else 1."),
+    gpus_per_run: float = typer.Option(None, "--gpus-per-run", min=0, show_default=False, rich_help_panel="Ray",
+                                       help="GPUs each run's task asks for (0.5: two runs share one). Default: 1 "
+                                            "when the spec's device is cuda, or auto on a cluster with GPUs; else 0."),
+    ship: bool = typer.Option(None, "--ship/--no-ship", show_default=False, rich_help_panel="Ray",
+                              help="Ship each finished run directory back through Ray's object store and place it "
+                                   "under --runs-dir, or let the workers write there directly. Default: write "
+                                   "directly when every node sees --runs-dir (checked with a probe file; always, "
+                                   "for a local instance), since then running runs are visible and their claims "
+                                   "shared; ship otherwise."),
 ) -> None:
     """Train the model of a spec (every run of its sweep); write metrics and checkpoints to runs/<name>/<run-id>/.
 
@@ -60,8 +86,14 @@ def train(
     process fails the run, naming its rank. On GPUs: train.precision (auto: bf16 where the GPU has
     it), train.channels_last, train.compile, train.deterministic.
     """
+    from cnnlab.errors import UsageError
     from cnnlab.run.launch import launch  # the work, and its imports, only when the command runs
+    from cnnlab.run.ray_backend import RayOptions
 
-    status = launch(spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume)
+    given = {"--address": address, "--cpus-per-run": cpus_per_run, "--gpus-per-run": gpus_per_run, "--ship": ship}
+    if backend != "ray" and (used := [name for name, value in given.items() if value is not None]):
+        raise UsageError(f"{used[0]} applies only with --backend ray")
+    ray = RayOptions(address, cpus_per_run, gpus_per_run, ship) if backend == "ray" else None
+    status = launch(spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume, shard, ray)
     if status:
         raise typer.Exit(status)

@@ -112,15 +112,9 @@ def execute_run(spec: Spec, runs_dir: Path, make_reporter: Callable[[RunStore], 
         return follow_run(spec, threads, device, world)
     line = shlex.join(command if command is not None else sys.argv)
     with STOP.deferred():  # a signal stops the run only where its files are whole (see _live)
-        try:
-            experiment_dir(runs_dir, spec.name)  # refused when runs/<name> leads outside
-            claim = RunClaim.acquire(Path(runs_dir).resolve(), _claim_key(spec, resume))
-        except ClaimHeld as held:
-            return _told(world, Outcome("skipped", None, None,
-                                        f"another cnnlab process is training it now ({held.holder})"))
-        except (CnnlabError, OSError) as err:
-            reason = str(err) if isinstance(err, CnnlabError) else failure_reason(err)
-            return _told(world, Outcome("failed", None, None, reason))
+        claim = take_claim(spec, runs_dir, resume)
+        if isinstance(claim, Outcome):
+            return _told(world, claim)
         with claim:
             try:
                 opened = (_reopen(Path(resume), spec, line) if resume is not None
@@ -158,6 +152,18 @@ def _recorded_precision(store: RunStore) -> str | None:
     return compute.precision if compute is not None else None
 
 
+def take_claim(spec: Spec, runs_dir: Path, resume: Path | None = None) -> RunClaim | Outcome:
+    """The run's exclusive claim among the runs under `runs_dir`, or the outcome that says why it
+    cannot be had (skipped: another process trains it now)."""
+    try:
+        experiment_dir(runs_dir, spec.name)  # refused when runs/<name> leads outside
+        return RunClaim.acquire(Path(runs_dir).resolve(), _claim_key(spec, resume))
+    except ClaimHeld as held:
+        return Outcome("skipped", None, None, f"another cnnlab process is training it now ({held.holder})")
+    except (CnnlabError, OSError) as err:
+        return Outcome("failed", None, None, str(err) if isinstance(err, CnnlabError) else failure_reason(err))
+
+
 def _claim_key(spec: Spec, resume: Path | None) -> str:
     """The run's identity: its resolved spec, as recorded in spec.yaml when it is resumed (the resume
     may change result-neutral keys, and must still meet the process that may be running it)."""
@@ -171,8 +177,8 @@ def _claim_key(spec: Spec, resume: Path | None) -> str:
 def _create(spec: Spec, runs_dir: Path, command: str, force: bool) -> tuple[RunStore, float] | Outcome:
     """A new run directory with spec.yaml and a `running` meta.json; nothing is left when they cannot
     be written (a full disk, no permission)."""
-    if not force and (done := completed_run(experiment_dir(runs_dir, spec.name), spec)) is not None:
-        return Outcome("skipped", done, None, "already completed (by another process, meanwhile)")
+    if not force and (done := completed_meanwhile(spec, runs_dir)) is not None:
+        return done
     store = RunStore.create(runs_dir, spec.name,
                             lambda: make_run_id(spec.labels.values(), spec.set_labels.values(), spec.seed))
     try:
@@ -189,11 +195,13 @@ def _create(spec: Spec, runs_dir: Path, command: str, force: bool) -> tuple[RunS
     return store, 0.0
 
 
-def completed_run(experiment: Path, spec: Spec) -> Path | None:
-    """A completed run directory of the same run as `spec` (cnnlab.spec.identity), if there is one."""
+def completed_meanwhile(spec: Spec, runs_dir: Path) -> Outcome | None:
+    """`skipped`, when a completed directory of the same run (cnnlab.spec.identity) appeared since the
+    sweep was planned: checked under the run's claim, so no other process can complete it after."""
     from cnnlab.run.skip import completed_specs
 
-    return completed_specs(experiment).get(canonical(spec.resolved()))
+    done = completed_specs(experiment_dir(runs_dir, spec.name)).get(canonical(spec.resolved()))
+    return None if done is None else Outcome("skipped", done, None, "already completed (by another process, meanwhile)")
 
 
 def _reopen(path: Path, spec: Spec, command: str) -> tuple[RunStore, float] | Outcome:

@@ -8,6 +8,7 @@ import shlex
 import signal
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from cnnlab.data.resolve import check_available, check_training_split, dataset_i
 from cnnlab.errors import CnnlabError, Interrupted, RemoteError, UsageError
 from cnnlab.run import torchrun
 from cnnlab.run.board import SweepBoard, shown_path
+from cnnlab.run.ray_backend import RayOptions, require_ray
 from cnnlab.run.saved import is_run_dir
 from cnnlab.run.signals import STOP, handle_signals
 from cnnlab.rundir.store import experiment_dir
@@ -28,6 +30,7 @@ from cnnlab.shape.analysis import analyze
 from cnnlab.shape.plan import build_plan, check_batch_statistics
 from cnnlab.shape.report import layer_table
 from cnnlab.spec import Spec, expand_runs, load_spec
+from cnnlab.spec.shard import Shard, parse_shard, select_shard
 from cnnlab.train.threads import configure_threads
 from cnnlab.util.table import Column, TextTable, print_table
 from cnnlab.util.terminal import make_console
@@ -121,12 +124,12 @@ def print_outcome(console: Console, outcome) -> None:
 
 
 def command_line(spec_file: Path, overrides: list[str], runs_dir: Path, jobs: int, force: bool,
-                 fail_fast: bool, resume: bool = False) -> list[str]:
+                 fail_fast: bool, resume: bool = False, extra: tuple[str, ...] = ()) -> list[str]:
     """The `cnnlab train` invocation that makes these runs, recorded in each run's meta.json."""
     line = ["cnnlab", "train", str(spec_file), *(a for item in overrides for a in ("--set", item))]
     line += ["--runs-dir", str(runs_dir)] if runs_dir != Path("runs") else []
     line += [f"--jobs={jobs}"] * (jobs > 1) + ["--force"] * force + ["--fail-fast"] * fail_fast
-    return line + ["--resume"] * resume
+    return line + ["--resume"] * resume + list(extra)
 
 
 def run_label(run: Spec) -> str:
@@ -206,7 +209,7 @@ def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fai
     """The runs of a sweep `jobs` at a time in worker processes, whose progress the board shows."""
     import torch  # only to count GPUs; the workers import it anyway
 
-    from cnnlab.run.parallel import Finished, plan_jobs, run_parallel
+    from cnnlab.run.parallel import plan_jobs, run_parallel
 
     runs = [run for run, _ in todo]
     resume = {i: path for i, (_, path) in enumerate(todo) if path is not None}
@@ -214,27 +217,47 @@ def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fai
     console.print(f"running {plural(len(runs), 'run')}, {jobs} at a time, into {shown_path(runs_dir / runs[0].name)}/ "
                   f"(each run's log.txt has its log)", markup=False)
     with SweepBoard(console, [run_label(run) for run in runs], jobs) as board:
+        run_parallel(planned, jobs, runs_dir, experiment_dir(runs_dir, runs[0].name), command, force,
+                     finished_reporter(board, tally, fail_fast), on_started=board.started, on_progress=board.progress)
 
-        def report(done: Finished) -> bool:
-            tally.add(done.status)
-            board.finished(done.index, done.status, done.path, done.summary, done.error)
-            return fail_fast and done.status == "failed"
 
-        run_parallel(planned, jobs, runs_dir, experiment_dir(runs_dir, runs[0].name), command, force, report,
-                     on_started=board.started, on_progress=board.progress)
+def run_on_ray(console: Console, todo: Todo, runs_dir: Path, options: RayOptions, fail_fast: bool, force: bool,
+               tally: Tally, command: list[str]) -> None:
+    """The runs of a sweep as Ray tasks (cnnlab.run.ray_backend), shown on the board as with --jobs."""
+    from cnnlab.run import ray_backend
+
+    runs = [run for run, _ in todo]
+    with SweepBoard(console, [run_label(run) for run in runs]) as board:
+        ray_backend.run_on_ray(console, todo, runs_dir, options, force, command, board,
+                               finished_reporter(board, tally, fail_fast))
+
+
+def finished_reporter(board: SweepBoard, tally: Tally, fail_fast: bool) -> Callable[[Any], bool]:
+    """What a backend that runs many at once (--jobs, Ray) calls as each run ends, with its
+    cnnlab.run.parallel.Finished: count it, print its line; True asks to stop the others (fail-fast)."""
+
+    def report(done) -> bool:
+        tally.add(done.status)
+        board.finished(done.index, done.status, done.path, done.summary, done.error)
+        return fail_fast and done.status == "failed"
+
+    return report
 
 
 def launch(spec_file: Path | None, overrides: list[str], runs_dir: Path, dry_run: bool, jobs: int, force: bool,
-           fail_fast: bool, resume: bool = False) -> int:
+           fail_fast: bool, resume: bool = False, shard: str | None = None, ray: RayOptions | None = None) -> int:
     """Run `cnnlab train`; returns the exit status (0 all completed, 1 a run failed or diverged,
-    128 + the signal number when SIGINT or SIGTERM stopped it). Under torchrun only rank 0 prints."""
+    128 + the signal number when SIGINT or SIGTERM stopped it). Under torchrun only rank 0 prints.
+    `shard` ("I/N") trains one shard of the sweep (cnnlab.spec.shard); `ray` runs it on a Ray cluster
+    (cnnlab.run.ray_backend)."""
     configure_threads()  # before torch loads, here and in the workers it starts
     console = make_console()
     console.quiet = torchrun.rank() != 0
     with handle_signals():
         tally = Tally()
         try:
-            _launch(console, tally, spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume)
+            _launch(console, tally, spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume,
+                    parse_shard(shard) if shard is not None else None, ray)
         except Interrupted as stop:  # outside any run (each run records its own interruption)
             console.print(f"interrupted by {signal.Signals(stop.signum).name}")
         except RemoteError:  # rank 0's mistake, which rank 0 prints
@@ -249,28 +272,42 @@ def launch(spec_file: Path | None, overrides: list[str], runs_dir: Path, dry_run
 
 
 def _launch(console: Console, tally: Tally, spec_file: Path | None, overrides: list[str], runs_dir: Path,
-            dry_run: bool, jobs: int, force: bool, fail_fast: bool, resume: bool) -> None:
+            dry_run: bool, jobs: int, force: bool, fail_fast: bool, resume: bool, shard: Shard | None,
+            ray: RayOptions | None) -> None:
     """The work of `launch`, counted in `tally`."""
     if spec_file is None:
         raise UsageError("missing EXP.yaml (or, with --resume, a run directory)")
-    command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume)
+    if ray is not None:
+        if jobs > 1:
+            raise UsageError("--jobs does not apply with --backend ray: Ray runs as many at once as the cluster "
+                             "holds (--cpus-per-run, --gpus-per-run each)")
+        if torchrun.size() > 1:
+            raise UsageError("--backend ray does not apply under torchrun, which trains one run on all its processes")
+        if not dry_run:
+            require_ray()
+    backend = tuple(ray.args()) if ray is not None else ()
+    command = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume,
+                           backend + (("--shard", str(shard)) if shard else ()))
+    whole = command_line(spec_file, overrides, runs_dir, jobs, force, fail_fast, resume, backend)  # sweep.yaml's
     if torchrun.size() > 1 and not dry_run:
         if jobs > 1:
             raise UsageError("--jobs: under torchrun every run is trained by all the processes together, one run "
                              "after the other; leave --jobs out")
         torchrun.run_across_processes(console, tally, lambda: _decide(
-            console, tally, spec_file, overrides, runs_dir, False, force, resume, command), force, command)
+            console, tally, spec_file, overrides, runs_dir, False, force, resume, shard, whole), force, command)
         return
-    decided = _decide(console, tally, spec_file, overrides, runs_dir, dry_run, force, resume, command)
+    decided = _decide(console, tally, spec_file, overrides, runs_dir, dry_run, force, resume, shard, whole)
     if decided is None:
         return
     spec, todo, runs_dir = decided
     if todo:
-        if spec.train.device not in ("auto", "cpu"):  # a device that may not exist: say so before any run
-            from cnnlab.train.device import resolve_device
+        if ray is None and spec.train.device not in ("auto", "cpu"):  # a device that may not exist: say so now
+            from cnnlab.train.device import resolve_device  # (on Ray, the workers' devices count)
 
             resolve_device(spec.train.device)
-        if jobs > 1 and len(todo) > 1:
+        if ray is not None:
+            run_on_ray(console, todo, runs_dir, ray, fail_fast, force, tally, command)
+        elif jobs > 1 and len(todo) > 1:
             run_in_parallel(console, todo, runs_dir, min(jobs, len(todo)), fail_fast, force, tally, command)
         else:
             run_in_turn(console, todo, runs_dir, fail_fast, force, tally, command)
@@ -286,14 +323,16 @@ def run_in_turn(console: Console, todo: Todo, runs_dir: Path, fail_fast: bool, f
 
 
 def _decide(console: Console, tally: Tally, spec_file: Path, overrides: list[str], runs_dir: Path, dry_run: bool,
-            force: bool, resume: bool, command: list[str]) -> tuple[Spec, Todo, Path] | None:
-    """Which runs to train, and where (None after a dry run): the spec, each run with the directory it
-    resumes, the runs directory."""
+            force: bool, resume: bool, shard: Shard | None, command: list[str]) -> tuple[Spec, Todo, Path] | None:
+    """Which runs to train, and where (None after a dry run, or for a shard without runs): the spec,
+    each run with the directory it resumes, the runs directory. `command` (without --shard: every
+    shard records the same) goes into sweep.yaml."""
     if is_run_dir(spec_file) or (resume and spec_file.is_dir()):
         if not resume:
             raise UsageError(f"{spec_file} is a run directory; to continue it: cnnlab train --resume {spec_file}")
-        if dry_run or force:
-            raise UsageError(f"--{'dry-run' if dry_run else 'force'} does not apply to resuming a run directory")
+        if dry_run or force or shard:
+            used = "dry-run" if dry_run else "force" if force else "shard"
+            raise UsageError(f"--{used} does not apply to resuming a run directory")
         from cnnlab.run.resume import resume_spec
 
         spec = resume_spec(spec_file, overrides)
@@ -305,6 +344,11 @@ def _decide(console: Console, tally: Tally, spec_file: Path, overrides: list[str
     spec = load_spec(spec_file, overrides)
     runs = expand_runs(spec)
     print_warnings(preflight(runs))
+    if shard is not None:
+        whole, runs = len(runs), select_shard(runs, shard)
+        console.print(f"shard {shard}: {len(runs)} of the sweep's {plural(whole, 'run')}", markup=False)
+        if not runs:
+            return None
     if dry_run:
         print_dry_run(console, spec, runs)
         return None

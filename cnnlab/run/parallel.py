@@ -69,6 +69,29 @@ class Finished:
     error: str | None
 
 
+NOT_STARTED = ("not started", None, None, "stopped before the run began")
+
+
+def run_job(job: Job, runs_dir: Path, command: list[str], force: bool,
+            on_progress: Callable[[RunProgress], None]) -> tuple:
+    """What a worker does with its job, whatever started the worker (a process here, a Ray task):
+    execute_run, its progress to `on_progress`, and its outcome as plain data (status, path, summary,
+    error)."""
+    try:
+        from cnnlab.run.execute import execute_run
+        from cnnlab.train.progress import EventReporter
+
+        spec = Spec.model_validate(job.resolved).with_identity(job.identity)
+        outcome = execute_run(spec, runs_dir, lambda store: EventReporter(store, on_progress), command,
+                              threads=job.threads, device=job.device,
+                              resume=Path(job.resume) if job.resume else None, force=force)
+        return outcome.status, str(outcome.path) if outcome.path else None, outcome.summary, outcome.error
+    except Interrupted:
+        return NOT_STARTED
+    except Exception as err:  # the run could not even be opened: a bug, reported like a failed run
+        return "failed", None, None, str(err).splitlines()[0] if str(err) else repr(err)
+
+
 def _worker(job: Job, runs_dir: str, command: list[str], force: bool, parent: int, result: Connection) -> None:
     """Run one job in a child process; send ("progress", RunProgress) while it trains, then
     ("result", (status, path, summary, error)) once."""
@@ -81,18 +104,9 @@ def _worker(job: Job, runs_dir: str, command: list[str], force: bool, parent: in
         try:
             unblock_signals()  # blocked by the parent until the handlers were in place
             die_with_parent(parent)
-            from cnnlab.run.execute import execute_run
-            from cnnlab.train.progress import EventReporter
-
-            spec = Spec.model_validate(job.resolved).with_identity(job.identity)
-            outcome = execute_run(spec, Path(runs_dir), lambda store: EventReporter(store, lambda event: send(
-                ("progress", event))), command, threads=job.threads, device=job.device,
-                resume=Path(job.resume) if job.resume else None, force=force)
-            message = (outcome.status, str(outcome.path) if outcome.path else None, outcome.summary, outcome.error)
+            message = run_job(job, Path(runs_dir), command, force, lambda event: send(("progress", event)))
         except Interrupted:
-            message = ("not started", None, None, "stopped before the run began")
-        except Exception as err:  # the run could not even be opened: a bug, reported like a failed run
-            message = ("failed", None, None, str(err).splitlines()[0] if str(err) else repr(err))
+            message = NOT_STARTED
         send(("result", message))
 
 

@@ -123,6 +123,14 @@ def handle_signals(ignore_sigint: bool = False) -> Iterator[Stop]:
             signal.signal(s, handler)
 
 
+def reclaim_signals() -> None:
+    """SIGINT and SIGTERM to STOP again, inside `handle_signals`, after a library set its own handler
+    (ray.init sets SIGTERM's); `handle_signals` still restores the ones from before it on leaving."""
+    if threading.current_thread() is threading.main_thread():
+        for s in STOP_SIGNALS:
+            signal.signal(s, STOP.handle)
+
+
 @contextlib.contextmanager
 def signals_blocked() -> Iterator[None]:
     """SIGINT and SIGTERM held back (not lost) while inside: a process started here inherits the

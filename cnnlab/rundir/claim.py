@@ -7,7 +7,9 @@ to create or resume the run and held until the run ends. The kernel drops it whe
 exits, however it exits (SIGKILL included), so a claim is never left behind; a holder that ends
 normally also removes the file. The key is the run's identity (cnnlab.spec.identity.identity_key):
 the same run whatever directory it is in. Whoever starts runs (the sequential loop, a parallel
-worker, a Ray task) takes the claim through `execute_run`, never around it.
+worker, a Ray task) takes the claim through `execute_run`, never around it; only where a Ray worker
+trains into a directory of its own, to be shipped back, does the process that places the run take
+it (cnnlab.run.ray_backend), since the worker cannot reach the runs directory.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The experiment spec: schema, loading, `--set` overrides, sweep expansion and error messages.
+"""The experiment spec: schema, loading, `--set` overrides, sweep expansion, the shards of a sweep
+(`--shard I/N`) and error messages.
 
 A spec is validated once, here, into typed objects; everything after trusts them. Every error a
 user can make is one `SpecError` line that names the key path (`model.conv[1].stride: must be

@@ -28,7 +28,7 @@ def process_umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable (best effort: not every filesystem allows it)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -61,7 +61,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         if isinstance(err, OSError) and err.errno and err.filename is None:  # fsync's says no file: name it
             raise OSError(err.errno, err.strerror, str(path)) from err
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
