@@ -78,7 +78,8 @@ def build_comparison(
         title=_title(shown_runs, rows, aggregated, matched, where),
         rows=rows,
         keys=differing_keys(rows, preferred, every=all_params),
-        columns=columns[0] if columns else parse_columns(None)[0],
+        columns=columns[0] if columns and columns[1] else with_balanced_accuracy(
+            columns[0] if columns else parse_columns(None)[0], shown_runs),
         columns_chosen=columns[1] if columns else False,
         aggregated=aggregated,
         sort_by=sort_key,
@@ -86,6 +87,22 @@ def build_comparison(
         preferred=preferred,
         runs=shown_runs,
     )
+
+
+IMBALANCE = 1.25
+"""A test split whose largest class holds at least this many times 1/classes of its images is
+unequal enough for accuracy alone to mislead (cat vs not-cat on CIFAR-10: 90% for always "not cat")."""
+
+
+def with_balanced_accuracy(columns: list[str], runs: Sequence[Run]) -> list[str]:
+    """The default columns, with balanced accuracy beside the test accuracy when some run's test
+    classes are unequal."""
+    unequal = any(run.summary.chance_acc is not None and run.summary.classes and
+                  run.summary.chance_acc * len(run.summary.classes) >= IMBALANCE for run in runs)
+    if not unequal or "test_balanced_acc" in columns or "test_acc" not in columns:
+        return columns
+    at = columns.index("test_acc") + 1
+    return [*columns[:at], "test_balanced_acc", *columns[at:]]
 
 
 def _title(runs: Sequence[Run], rows: Sequence[Row], aggregated: bool, matched: int, where: Sequence[str]) -> str:

@@ -26,6 +26,7 @@ METRICS: dict[str, Metric] = {
     "best_val_acc": Metric("best val acc %", "fraction", "high"),
     "final_val_acc": Metric("final val acc %", "fraction", "high"),
     "test_acc": Metric("test acc %", "fraction", "high"),
+    "test_balanced_acc": Metric("test bal. acc %", "fraction", "high", default=False),
     "final_train_loss": Metric("train loss", "loss", "low"),
     "epochs": Metric("epochs", "int", source="epochs_run"),
     "params": Metric("params", "count"),

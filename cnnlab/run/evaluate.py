@@ -43,9 +43,16 @@ class Evaluation:
         """Recall of every class (None for a class with no images in the split)."""
         return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(self.confusion)]
 
+    @property
+    def balanced_accuracy(self) -> float:
+        """The mean recall over the classes the split has (Brodersen et al. 2010): what summary.json's
+        test_balanced_acc holds for the test split and best.pt."""
+        recalls = [r for r in self.class_accuracy() if r is not None]
+        return sum(recalls) / max(len(recalls), 1)
+
     def as_dict(self) -> dict:
         return {"run": str(self.run), "split": self.split, "checkpoint": self.checkpoint, "epoch": self.epoch,
-                "images": self.total, "accuracy": self.accuracy,
+                "images": self.total, "accuracy": self.accuracy, "balanced_accuracy": self.balanced_accuracy,
                 "class_accuracy": dict(zip(self.classes, self.class_accuracy(), strict=True)),
                 "classes": self.classes, "confusion": self.confusion}
 

@@ -41,6 +41,7 @@ def print_evaluation(result: Evaluation, fmt: str) -> None:
         return
     console = make_console()
     console.print(f"{result.run}  {result.split} split, {result.checkpoint}.pt (epoch {result.epoch}): "
-                  f"accuracy {result.accuracy:.2%} of {result.total:,} images", markup=False)
+                  f"accuracy {result.accuracy:.2%} of {result.total:,} images, balanced accuracy "
+                  f"{result.balanced_accuracy:.2%} (the mean of the classes' accuracies)", markup=False)
     console.print()
     print_table(confusion_table(result), console)

@@ -121,6 +121,7 @@ class RunSummary(Record):
     epochs_run: Count | None = None
     test_acc: float | None = None
     test_loss: float | None = None
+    test_balanced_acc: float | None = None  # mean per-class recall on the test split (1/classes for a constant answer)
     chance_acc: float | None = None  # test accuracy of always answering the most common test class
     params: Count | None = None
     macs: Count | None = None

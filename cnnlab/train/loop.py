@@ -59,21 +59,27 @@ class Reporter(Protocol):
     def message(self, text: str) -> None: ...
 
 
-def evaluate(engine: Engine, batches: Batches, head: Head) -> tuple[float, float]:
-    """(mean loss, accuracy) over a whole split, in evaluation mode (each process evaluates its part
-    of every batch; the sums are taken over all of them)."""
+def evaluate(engine: Engine, batches: Batches, head: Head, classes: int) -> tuple[float, float, float]:
+    """(mean loss, accuracy, balanced accuracy) over a whole split, in evaluation mode (each process
+    evaluates its part of every batch; the sums are taken over all of them). Balanced accuracy is the
+    mean over the split's classes of the share of each class predicted right (Brodersen et al. 2010):
+    1/classes for a constant answer however unequal the classes, where plain accuracy would give the
+    largest class's share."""
     engine.model.eval()
     engine.world.sync_buffers(engine.model)  # rank 0's running statistics
-    loss = torch.zeros((), device=batches.split.labels.device, dtype=torch.float64)
-    correct = torch.zeros((), device=loss.device, dtype=torch.int64)
+    labels = batches.split.labels
+    loss = torch.zeros((), device=labels.device, dtype=torch.float64)
+    hits = torch.zeros(classes, device=labels.device, dtype=torch.int64)  # right answers per true class
     with torch.inference_mode():
         for x, y in batches.in_order():
             logits = engine.forward(x)
             loss += head.loss(logits, y, reduction="sum")
-            correct += head.correct(logits, y)
-    total_loss, total_correct = engine.world.totals(loss, correct)
+            hits.index_add_(0, y, (head.predict(logits) == y).long())
+    total_loss, *class_hits = engine.world.totals(loss, *hits.unbind())
+    counts = labels.bincount(minlength=classes).tolist()  # every process holds the whole split's labels
+    recalls = [h / c for h, c in zip(class_hits, counts, strict=True) if c]
     n = len(batches.split)
-    return total_loss / n, total_correct / n
+    return total_loss / n, sum(class_hits) / n, sum(recalls) / len(recalls)
 
 
 @dataclass
@@ -307,7 +313,7 @@ class Trainer:
             seconds = self.train_seconds - seconds_before
             val_loss = val_acc = None
             if math.isfinite(train_loss) and self.val_batches is not None:
-                val_loss, val_acc = evaluate(self.engine, self.val_batches, self.head)
+                val_loss, val_acc, _ = evaluate(self.engine, self.val_batches, self.head, self.data.info.num_classes)
             if not all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0)):
                 diverged = True
                 which = "training" if not math.isfinite(train_loss) else "validation"
@@ -339,19 +345,21 @@ class Trainer:
         return self.summarize(stopped_early, diverged)
 
     def summarize(self, stopped_early: bool, diverged: bool) -> RunSummary:
-        test_loss = test_acc = None
+        test_loss = test_acc = test_balanced_acc = None
         if self.rows:  # test once, on the best checkpoint
             if self.world.is_main:
                 path = self._checkpoint("best.pt")
                 checkpoint.load_weights(self.model, checkpoint.load(path, self.device), path)
             self.world.sync_module(self.model)
-            test_loss, test_acc = evaluate(self.engine, self.test_batches, self.head)
+            test_loss, test_acc, test_balanced_acc = evaluate(self.engine, self.test_batches, self.head,
+                                                                self.data.info.num_classes)
         info = self.data.info
         # The time of a diverged epoch counts too, though it has no metrics row.
         figures = {**epoch_figures(self.rows, self.monitor), "train_seconds": round(self.train_seconds, 3)}
         return RunSummary(
             **figures,
             test_acc=test_acc,
+            test_balanced_acc=test_balanced_acc,
             test_loss=test_loss,
             chance_acc=self.data.test.labels.bincount().max().item() / len(self.data.test),
             params=self.analysis.params,
