@@ -111,7 +111,7 @@ def test_parallel_workers_send_their_progress_to_the_parent(tiny_spec, tmp_path)
     spec = load_spec(tiny_spec(sweep={"model.activation": ["relu", "tanh"]}))
     runs = expand_runs(spec)
     events: list[tuple] = []
-    run_parallel(plan_jobs(runs, 2, 2, 0), 2, tmp_path / "runs", tmp_path / "runs" / "tiny", ["test"], False,
+    run_parallel(plan_jobs(runs, 2, 2), 2, tmp_path / "runs", tmp_path / "runs" / "tiny", ["test"], False,
                  lambda done: events.append(("finished", done.index, done.status)) and False,
                  on_started=lambda index: events.append(("started", index)),
                  on_progress=lambda index, progress: events.append(("progress", index, progress)))

@@ -144,3 +144,20 @@ def test_workers_die_with_their_parent(tmp_path):
     wait_for(lambda: not [pid for pid in workers if pid_alive(pid)], "the workers to exit", timeout=60)
     assert sorted(m["status"] for m in metas(tmp_path)) == ["interrupted", "interrupted"]
     assert_clean(tmp_path)
+
+
+def test_a_worker_killed_mid_run_fails_that_run_and_a_new_worker_trains_the_rest(tmp_path):
+    short = {**TINY, "data": {"dataset": {**TINY["data"]["dataset"], "train_size": 1200}}, "seeds": [0, 1, 2, 3],
+             "train": {**TINY["train"], "epochs": 4}}
+    proc = start(tmp_path, short, "--jobs", "2")
+    wait_for(lambda: any(m["status"] == "running" and m["seed"] == 0 for m in metas(tmp_path)) and
+             trained_rows(tmp_path) >= 1, "the first run training")
+    victim = next(m for m in metas(tmp_path) if m["seed"] == 0)
+    os.kill(victim["pid"], signal.SIGKILL)  # as the kernel's OOM killer would
+    out = finish(proc)
+    assert proc.returncode == 1, out
+    by_seed = {m["seed"]: m for m in metas(tmp_path)}
+    assert by_seed[0]["status"] == "failed" and "killed by SIGKILL" in by_seed[0]["error"]
+    assert [by_seed[seed]["status"] for seed in (1, 2, 3)] == ["completed"] * 3, out
+    assert "4 runs: 3 completed, 1 failed" in out
+    assert_clean(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cnnlab.run.parallel import plan_jobs
+from cnnlab.run.parallel import plan_jobs, slot_device
 from cnnlab.run.skip import split_done
 from cnnlab.spec import expand_runs, resolve
 
@@ -73,12 +73,37 @@ def test_fail_fast_stops_after_the_first_failure(cli, tiny_spec, tmp_path):
     assert "3 runs: 1 failed, 2 not started" in result.output
 
 
-def test_jobs_share_the_cpu_threads():
+def test_jobs_share_the_cpu_threads_and_each_worker_has_its_own_gpu():
     runs = expand_runs(resolve({"sweep": {"seed": [0, 1, 2]}}))
-    jobs = plan_jobs(runs, jobs=2, cpu_count=8, gpu_count=0)
+    jobs = plan_jobs(runs, jobs=2, cpu_count=8)
     assert [j.threads for j in jobs] == [4, 4, 4] and all(j.device is None for j in jobs)
-    jobs = plan_jobs(runs, jobs=3, cpu_count=2, gpu_count=2)
-    assert [j.threads for j in jobs] == [1, 1, 1] and [j.device for j in jobs] == ["cuda:0", "cuda:1", "cuda:0"]
+    jobs = plan_jobs(runs, jobs=3, cpu_count=2)
+    assert [j.threads for j in jobs] == [1, 1, 1]
+    assert [slot_device(job, slot, 2).device for job, slot in zip(jobs, (0, 1, 2), strict=True)] == \
+        ["cuda:0", "cuda:1", "cuda:0"]
+    assert slot_device(jobs[0], 1, 1).device is None  # one GPU: `auto` finds it
+    on_cpu = plan_jobs(expand_runs(resolve({"train": {"device": "cpu"}})), jobs=2, cpu_count=2)
+    assert slot_device(on_cpu[0], 1, 2).device is None  # the spec's own device stays
+
+
+def test_two_workers_train_four_runs_one_after_another_as_one_process_would(cli, tiny_spec, tmp_path):
+    spec = tiny_spec(seeds=[0, 1, 2, 3])
+    assert cli("train", spec, "--runs-dir", tmp_path / "parallel", "--jobs", "2").exit_code == 0
+    assert cli("train", spec, "--runs-dir", tmp_path / "sequential").exit_code == 0
+
+    def by_seed(runs: Path) -> dict[int, tuple[int, list[list[str]]]]:
+        found = {}
+        for meta_path in runs.glob("tiny/*/meta.json"):
+            meta = json.loads(meta_path.read_text())
+            rows = [line.split(",")[:-1] for line in (meta_path.parent / "metrics.csv").read_text().splitlines()]
+            found[meta["seed"]] = (meta["pid"], rows)  # metrics without the seconds column
+        return found
+
+    parallel, sequential = by_seed(tmp_path / "parallel"), by_seed(tmp_path / "sequential")
+    assert len({pid for pid, _ in parallel.values()}) <= 2  # each worker process trained several runs
+    assert sorted(parallel) == [0, 1, 2, 3]
+    assert {seed: rows for seed, (_, rows) in parallel.items()} == \
+        {seed: rows for seed, (_, rows) in sequential.items()}
 
 
 def test_a_sweep_rerun_with_resume_continues_its_unfinished_runs_in_parallel(cli, tiny_spec, tmp_path):

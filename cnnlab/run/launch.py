@@ -213,12 +213,13 @@ def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fai
 
     runs = [run for run, _ in todo]
     resume = {i: path for i, (_, path) in enumerate(todo) if path is not None}
-    planned = plan_jobs(runs, jobs, len(os.sched_getaffinity(0)), torch.cuda.device_count(), resume)
+    planned = plan_jobs(runs, jobs, len(os.sched_getaffinity(0)), resume)
     console.print(f"running {plural(len(runs), 'run')}, {jobs} at a time, into {shown_path(runs_dir / runs[0].name)}/ "
                   f"(each run's log.txt has its log)", markup=False)
     with SweepBoard(console, [run_label(run) for run in runs], jobs) as board:
         run_parallel(planned, jobs, runs_dir, experiment_dir(runs_dir, runs[0].name), command, force,
-                     finished_reporter(board, tally, fail_fast), on_started=board.started, on_progress=board.progress)
+                     finished_reporter(board, tally, fail_fast), on_started=board.started, on_progress=board.progress,
+                     gpu_count=torch.cuda.device_count())
 
 
 def run_on_ray(console: Console, todo: Todo, runs_dir: Path, options: RayOptions, fail_fast: bool, force: bool,
