@@ -240,10 +240,10 @@ def test_a_nan_validation_loss_is_diverged(cli, tiny_spec, tmp_path, monkeypatch
 
     real, calls = loop.evaluate, []
 
-    def evaluate(model, batches, head):
+    def evaluate(model, batches, head, classes):
         calls.append(1)
-        loss, acc = real(model, batches, head)
-        return (math.nan if len(calls) == 2 else loss), acc  # epoch 2's validation
+        loss, acc, balanced = real(model, batches, head, classes)
+        return (math.nan if len(calls) == 2 else loss), acc, balanced  # epoch 2's validation
 
     monkeypatch.setattr(loop, "evaluate", evaluate)
     result = cli("train", tiny_spec(), "--runs-dir", tmp_path / "runs")
