@@ -171,6 +171,20 @@ def test_report_writes_claims_tables_and_plots_the_same_every_time(tmp_path, mak
     assert "torch" not in heavy_imports(["report", group, "--out", out])
 
 
+def test_report_says_how_to_rerun_on_real_data_when_the_runs_replaced_the_dataset(tmp_path, make_run):
+    accs = {"relu": [0.9, 0.92], "sigmoid": [0.13, 0.12]}
+    group, record = experiment(tmp_path, make_run, accs, [])
+    out = tmp_path / "report"
+    assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
+    assert "reruns it on real data" not in (out / "README.md").read_text()  # run as the file says
+    shapes = record.model_copy(update={"command": "cnnlab train acts.yaml --set data.dataset=shapes --jobs 2"})
+    write_text_atomic(group / "sweep.yaml", dump_yaml(shapes.model_dump(mode="json")))
+    assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
+    page = (out / "README.md").read_text()
+    assert "Every experiment ran with `--set data.dataset=shapes` in place of the dataset" in page
+    assert "without that `--set` (or with `--set data.dataset=cifar10`) reruns it on real data" in page
+
+
 def test_report_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +160,24 @@ def _provenance(runs: Sequence[Run]) -> str:
             f"dataset: {', '.join(datasets) or 'unknown'}.")
 
 
+def dataset_override(experiments: Sequence[Experiment]) -> str | None:
+    """The dataset every experiment was run with through `--set data.dataset=NAME` (read from the
+    commands their sweep records keep), or None when they were not all run that way."""
+    found = set()
+    for experiment in experiments:
+        words = shlex.split(experiment.record.command) if experiment.record and experiment.record.command else []
+        sets = [b for a, b in zip(words, words[1:], strict=False) if a == "--set"]
+        sets += [w.removeprefix("--set=") for w in words if w.startswith("--set=")]
+        found.add(next((s.split("=", 1)[1] for s in sets if s.startswith("data.dataset=")), None))
+    return found.pop() if len(found) == 1 else None
+
+
+def _rerun_note(dataset: str) -> str:
+    return (f"Every experiment ran with `--set data.dataset={dataset}` in place of the dataset its file in "
+            f"experiments/ names; the same command without that `--set` (or with `--set data.dataset=cifar10`) "
+            f"reruns it on real data where downloads are possible.")
+
+
 def verdict_legend() -> str:
     return (f"A claim `A > B` holds when Welch's one-sided t-test over seeds gives p < {ALPHA}, fails when the "
             f"opposite direction does, and is inconclusive otherwise (also with fewer than two seeds); "
@@ -182,7 +201,10 @@ def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], 
         plot = plot_curves
     found = experiments(runs)
     sections = [experiment_section(e, out, plot, warn) for e in found]
-    head = [f"# {title}", "", _provenance(runs), "", verdict_legend(), ""]
+    head = [f"# {title}", "", _provenance(runs), ""]
+    if (dataset := dataset_override(found)) is not None:
+        head += [_rerun_note(dataset), ""]
+    head += [verdict_legend(), ""]
     page = "\n".join(head) + "\n" + "\n".join(sections)
     write_text_atomic(out / PAGE, page)
     return out / PAGE
