@@ -89,7 +89,8 @@ def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float]:
     with Timed(diagnostics.Diagnostics, "record") as probe, Timed(Trainer, "train_epoch") as epochs:
         start = time.perf_counter()
         outcome = execute_run(spec, runs_dir, lambda store: RichReporter(Console(file=io.StringIO()), store,
-                                                                         spec.train.epochs), command=["bench"])
+                                                                         spec.train.epochs), command=["bench"],
+                              force=True)  # each repetition trains again: the same spec, every time
         wall = time.perf_counter() - start
     assert outcome.status == "completed", outcome.error
     return probe.seconds, epochs.seconds, wall
