@@ -125,6 +125,9 @@ def experiment(tmp_path: Path, make_run, accs: dict[str, list[float]], claims: l
         ({"relu": [0.90, 0.905, 0.91], "sigmoid": [0.80, 0.81, 0.79]}, "relu ~= sigmoid on test_acc", "fails"),
         ({"relu": [0.90, 0.70, 0.95], "sigmoid": [0.905, 0.90, 0.911]}, "relu ~= sigmoid on test_acc",
          "inconclusive"),
+        ({"relu": [0.9, 0.9], "sigmoid": [0.5, 0.5]}, "relu > sigmoid on test_acc", "holds"),  # no spread
+        ({"relu": [0.5, 0.5], "sigmoid": [0.5, 0.5]}, "relu > sigmoid on test_acc", "fails"),  # equal is not more
+        ({"relu": [0.5, 0.5], "sigmoid": [0.5, 0.5]}, "relu < sigmoid on test_acc", "fails"),
     ],
 )
 def test_verdicts(tmp_path, make_run, accs, claim, verdict):
@@ -134,6 +137,8 @@ def test_verdicts(tmp_path, make_run, accs, claim, verdict):
     assert result.verdict == verdict, result.reason
     if verdict == "inconclusive" and len(accs["relu"]) == 1:
         assert "too few seeds" in result.reason
+    if all(len(set(values)) == 1 for values in accs.values()) and len(accs["relu"]) > 1 and "~" not in claim:
+        assert result.reason.startswith("the same in every seed: ")
 
 
 def test_the_numbers_of_a_claim(tmp_path, make_run):

@@ -120,7 +120,10 @@ def check(claim: Claim, runs: Sequence[Run], sweep: dict[str, list[Any]]) -> Cla
     p, p_opposite = (test.p_greater, test.p_less) if claim.op == ">" else (test.p_less, test.p_greater)
     holding = sum((left.by_seed[s] > right.by_seed[s]) == (claim.op == ">") and left.by_seed[s] != right.by_seed[s]
                   for s in shared)
-    if p < ALPHA:
+    if len(set(a)) == 1 and len(set(b)) == 1:  # the same in every seed (params, MACs, receptive field): no test
+        verdict = "holds" if (a[0] > b[0] if claim.op == ">" else a[0] < b[0]) else "fails"
+        reason = f"the same in every seed: {a[0]:.4g} vs {b[0]:.4g}"
+    elif p < ALPHA:
         verdict, reason = "holds", f"p = {p:.3g} < {ALPHA}"
     elif p_opposite < ALPHA:
         verdict, reason = "fails", f"the opposite holds (p = {p_opposite:.3g})"

@@ -183,7 +183,8 @@ def verdict_legend() -> str:
             f"opposite direction does, and is inconclusive otherwise (also with fewer than two seeds); "
             f"`A ~= B` holds when two one-sided Welch tests put the difference within ±{EQUIVALENCE_MARGIN:.0%} "
             f"(absolute); `A ~ chance` holds when every seed is within {CHANCE_TOLERANCE:.0%} (absolute) of "
-            f"1/classes.")
+            f"1/classes. A figure that is the same in every seed (parameters, MACs, receptive field) needs no "
+            f"test: the claim holds or fails by it.")
 
 
 def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], title: str = "cnnlab results",
