@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from cnnlab.run.launch import gpu_count
 from cnnlab.run.parallel import plan_jobs, slot_device
 from cnnlab.run.skip import split_done
 from cnnlab.spec import expand_runs, resolve
+from tests.conftest import TINY
 
 
 def statuses(runs: Path) -> list[str]:
@@ -84,6 +88,15 @@ def test_jobs_share_the_cpu_threads_and_each_worker_has_its_own_gpu():
     assert slot_device(jobs[0], 1, 1).device is None  # one GPU: `auto` finds it
     on_cpu = plan_jobs(expand_runs(resolve({"train": {"device": "cpu"}})), jobs=2, cpu_count=2)
     assert slot_device(on_cpu[0], 1, 2).device is None  # the spec's own device stays
+
+
+@pytest.mark.skipif(gpu_count() > 0, reason="a machine with GPUs counts them with torch")
+def test_the_parent_of_parallel_workers_does_not_import_torch(heavy_imports, tiny_spec, tmp_path):
+    """The workers import torch; the parent, which only hands out runs and shows the board, does not
+    (it would cost seconds before the first run starts)."""
+    spec = tiny_spec(seeds=[0, 1], train={**TINY["train"], "epochs": 1})
+    assert heavy_imports(["train", spec, "--jobs", "2", "--runs-dir", tmp_path / "runs"]) == []
+    assert len(list((tmp_path / "runs").glob("tiny/*/summary.json"))) == 2
 
 
 def test_two_workers_train_four_runs_one_after_another_as_one_process_would(cli, tiny_spec, tmp_path):

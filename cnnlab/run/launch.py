@@ -3,9 +3,11 @@ stopped), train the rest one after the other or in parallel, and stop cleanly on
 
 from __future__ import annotations
 
+import glob
 import os
 import shlex
 import signal
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -207,8 +209,6 @@ def run_sequentially(console: Console, todo: Todo, runs_dir: Path, fail_fast: bo
 def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fail_fast: bool, force: bool,
                     tally: Tally, command: list[str]) -> None:
     """The runs of a sweep `jobs` at a time in worker processes, whose progress the board shows."""
-    import torch  # only to count GPUs; the workers import it anyway
-
     from cnnlab.run.parallel import plan_jobs, run_parallel
 
     runs = [run for run, _ in todo]
@@ -219,7 +219,20 @@ def run_in_parallel(console: Console, todo: Todo, runs_dir: Path, jobs: int, fai
     with SweepBoard(console, [run_label(run) for run in runs], jobs) as board:
         run_parallel(planned, jobs, runs_dir, experiment_dir(runs_dir, runs[0].name), command, force,
                      finished_reporter(board, tally, fail_fast), on_started=board.started, on_progress=board.progress,
-                     gpu_count=torch.cuda.device_count())
+                     gpu_count=gpu_count())
+
+
+GPU_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/dxg", "/dev/kfd")  # NVIDIA, WSL2's GPU, ROCm
+
+
+def gpu_count() -> int:
+    """The GPUs the parallel workers share out (one each). On Linux a machine without any GPU device
+    file has none: the parent then does not import torch (seconds) only to count them."""
+    if sys.platform.startswith("linux") and not any(glob.glob(pattern) for pattern in GPU_DEVICE_FILES):
+        return 0
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def run_on_ray(console: Console, todo: Todo, runs_dir: Path, options: RayOptions, fail_fast: bool, force: bool,
