@@ -9,7 +9,7 @@ slots spent outside any run (starting processes or tasks, scheduling, shipping).
 
 Both keep their worker processes across the runs of one command (`--jobs` since its workers train
 one run after another: before, a process per run imported torch again for every run, and the same
-sweep took 38.7 s with `--jobs 2` against 11.3 s now), so each imports torch once per worker.
+sweep took 38.7 s with `--jobs 2` against 10.3 s now), so each imports torch once per worker.
 
     .venv/bin/python benchmarks/bench_backends.py [--repeat 3] [--epochs 2] [--train-size 2000]
 """
