@@ -39,8 +39,9 @@ def train(
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run directories are written."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved spec, the runs and the model's "
                                                            "layers; train nothing."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs at a time, each in its own process with "
-                                                           "an equal share of the CPU threads (or its own GPU)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs at a time, in as many worker processes (each "
+                                                           "trains one run after another) with an equal share of "
+                                                           "the CPU threads (or a GPU each)."),
     force: bool = typer.Option(False, "--force", help="Run again even the runs that already completed."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed run."),
     resume: bool = typer.Option(False, "--resume", help="Continue interrupted, failed or stale runs from their "
