@@ -108,6 +108,45 @@ def test_a_second_signal_stops_at_once_and_still_leaves_a_true_status(tmp_path):
     assert_clean(tmp_path)
 
 
+SECOND_SIGNAL_WHILE_RECORDING = """
+import os, signal, sys
+from cnnlab.cli import main
+from cnnlab.rundir.store import RunStore
+
+real = RunStore.update_meta
+
+def update_meta(self, **changes):
+    if changes.get("status") == "interrupted" and not getattr(update_meta, "sent", False):
+        update_meta.sent = True
+        os.kill(os.getpid(), signal.SIGTERM)  # the second signal, while the first one's status is recorded
+    return real(self, **changes)
+
+RunStore.update_meta = update_meta
+sys.argv = ["cnnlab", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_second_signal_while_the_first_ones_status_is_recorded_still_exits_at_once(tmp_path):
+    """Its emergency action records the status from inside the first one's recording, in the same
+    thread (as a doubled parent-death signal did to a worker): it must not wait for itself."""
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(LONG))
+    proc = subprocess.Popen([sys.executable, "-c", SECOND_SIGNAL_WHILE_RECORDING, "train", str(path),
+                             "--runs-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    wait_for(lambda: trained_rows(tmp_path) >= 1, "an epoch")
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=60)  # a process waiting for itself never ends
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "Traceback" not in out, out
+    [meta] = metas(tmp_path)
+    assert meta["status"] == "interrupted" and "stopped at once by a second SIGTERM" in meta["error"]
+    assert_clean(tmp_path)
+
+
 SWEEP = {**LONG, "seeds": [0, 1, 2]}
 
 

@@ -238,7 +238,9 @@ def _live(spec: Spec, store: RunStore, base_seconds: float, make_reporter: Calla
     started = time.monotonic()
     trainer = None
     ended: list[str] = []  # the status once recorded
-    recording = threading.Lock()  # a failed rank is recorded from a thread (cnnlab.train.distributed)
+    # A failed rank is recorded from a thread (cnnlab.train.distributed); re-entrant, because a second
+    # signal's emergency action may run inside a `finish` of the same thread and must not wait for it.
+    recording = threading.RLock()
     several = world is not None and world.size > 1
 
     def finish(status: str, error: str | None = None, failed_rank: int | None = None) -> bool:
