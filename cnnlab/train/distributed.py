@@ -55,6 +55,8 @@ class World:
     local_rank: int = 0
     _store: Any = field(default=None, repr=False)
     _on_failure: list[Callable[[Failure], None]] = field(default_factory=list, repr=False)
+    _watching: threading.Event = field(default_factory=threading.Event, repr=False)  # set: the watch ends
+    _watcher: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def is_main(self) -> bool:
@@ -75,10 +77,16 @@ class World:
         dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
         # torchrun's store (the rendezvous'): reachable from every rank while torchrun lives.
         world._store = dist.distributed_c10d._get_default_store()
-        threading.Thread(target=world._watch, daemon=True, name="cnnlab-rank-watch").start()
+        world._watcher = threading.Thread(target=world._watch, daemon=True, name="cnnlab-rank-watch")
+        world._watcher.start()
         return world
 
     def leave(self) -> None:
+        """End the watch for failures, then the process group: a watch still asking the store while the
+        interpreter shuts down aborted a process after its runs had completed (C++ terminate)."""
+        if self._watcher is not None:
+            self._watching.set()
+            self._watcher.join()
         if self.size > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
@@ -254,8 +262,7 @@ class World:
     def _watch(self) -> None:
         """Thread: when another rank fails, this one cannot go on (the next collective would wait for
         ever): run the failure actions, then exit with status 1."""
-        stopped = threading.Event()
-        while not stopped.wait(WATCH_S):
+        while not self._watching.wait(WATCH_S):
             found = self.peer_failure()
             if found is None:
                 continue
