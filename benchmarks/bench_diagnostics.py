@@ -31,7 +31,7 @@ from rich.console import Console
 
 from cnnlab.data import writers
 from cnnlab.run.execute import execute_run
-from cnnlab.spec import Spec, load_spec
+from cnnlab.spec import RunSpec, Spec, load_spec
 from cnnlab.train import diagnostics
 from cnnlab.train.loop import Trainer
 from cnnlab.train.progress import RichReporter
@@ -88,7 +88,7 @@ def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float]:
     """(CPU seconds in diagnostics, CPU seconds of the training epochs, wall seconds of the whole run)."""
     with Timed(diagnostics.Diagnostics, "record") as probe, Timed(Trainer, "train_epoch") as epochs:
         start = time.perf_counter()
-        outcome = execute_run(spec, runs_dir, lambda store: RichReporter(Console(file=io.StringIO()), store,
+        outcome = execute_run(RunSpec(spec), runs_dir, lambda store: RichReporter(Console(file=io.StringIO()), store,
                                                                          spec.train.epochs), command=["bench"],
                               force=True)  # each repetition trains again: the same spec, every time
         wall = time.perf_counter() - start

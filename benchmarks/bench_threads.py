@@ -88,10 +88,11 @@ def worker(args: argparse.Namespace) -> None:
 
 def train_cnnlab(spec) -> float:
     from cnnlab.run.execute import execute_run
+    from cnnlab.spec import RunSpec
     from cnnlab.train.progress import LogReporter
 
     with tempfile.TemporaryDirectory() as runs:
-        outcome = execute_run(spec, Path(runs), LogReporter, command=["bench"])
+        outcome = execute_run(RunSpec(spec), Path(runs), LogReporter, command=["bench"])
     assert outcome.status == "completed", outcome.error
     return outcome.summary.images_per_second
 

@@ -47,7 +47,7 @@ from cnnlab.data.torchvision_sources import without_checksums
 from cnnlab.models.builder import build_model
 from cnnlab.run.execute import execute_run
 from cnnlab.shape.plan import build_plan
-from cnnlab.spec import Spec, load_spec
+from cnnlab.spec import RunSpec, Spec, load_spec
 from cnnlab.train.progress import RichReporter
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ def run_a(spec: Spec, runs_dir: Path) -> tuple[float, float]:
         reporters.append(TimedReporter(store, spec.train.epochs))
         return reporters[-1]
 
-    outcome = execute_run(spec, runs_dir, make, command=["bench"])
+    outcome = execute_run(RunSpec(spec), runs_dir, make, command=["bench"])
     assert outcome.status == "completed", outcome.error
     images = outcome.summary["split_sizes"]["train"] * spec.train.epochs
     return images / (reporters[0].end - reporters[0].start), outcome.summary["images_per_second"]

@@ -24,6 +24,7 @@ from cnnlab.commands import report as report_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
 from cnnlab.errors import CnnlabError
+from cnnlab.util.process import exit_now
 
 # click's exceptions, from whichever click this typer uses (its own copy since typer 0.26, click before).
 _click_errors = importlib.import_module(TyperGroup.__bases__[0].__module__.rpartition(".")[0] + ".exceptions")
@@ -118,7 +119,13 @@ register("inspect", inspect_command.inspect, inspect_command.EPILOG)
 
 
 def main() -> None:
-    app(prog_name="cnnlab")
+    """The `cnnlab` command. A process that imported torch ends without Python's teardown (seconds)."""
+    try:
+        app(prog_name="cnnlab")
+    except SystemExit as done:
+        if "torch" in sys.modules and (done.code is None or isinstance(done.code, int)):
+            exit_now(done.code or 0)
+        raise
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ def tiny_spec(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """The address of a Ray head (2 CPUs) of the tests' own, for the whole session."""
+    from tests.ray_cluster import running_head
+
+    yield from running_head(tempfile.mkdtemp(prefix="cnnlab-ray-"))  # short: Ray's socket paths must fit
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import torch
 from cnnlab.run.execute import execute_run
 from cnnlab.run.signals import handle_signals
 from cnnlab.rundir.store import RunStore
-from cnnlab.spec import resolve
+from cnnlab.spec import RunSpec, resolve
 from cnnlab.train import checkpoint
 from cnnlab.train.loop import Trainer
 from cnnlab.train.precision import has_bf16
@@ -34,7 +34,7 @@ def spec_with(**train):
 
 def train(runs: Path, reporter=LogReporter, resume: Path | None = None, **train):
     with handle_signals():
-        return execute_run(spec_with(**train), runs, reporter, command=["test"], resume=resume)
+        return execute_run(RunSpec(spec_with(**train)), runs, reporter, command=["test"], resume=resume)
 
 
 def trainer(tmp_path: Path, **train) -> Trainer:

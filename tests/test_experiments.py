@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.run.launch import preflight
-from cnnlab.spec import expand_runs, load_spec
+from cnnlab.run.preflight import preflight
+from cnnlab.spec import expand_runs, load_experiment, load_spec
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
 
@@ -22,12 +22,12 @@ def test_the_lecture_topics_are_all_there():
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("overrides", [[], ["data.dataset=shapes"]], ids=["as-written", "offline"])
 def test_experiment_is_valid_and_fits(path, overrides):
-    runs = expand_runs(load_spec(path, overrides))
+    runs = expand_runs(load_experiment(path, overrides))
     preflight(runs)
     spec = load_spec(path, overrides)
     if spec.sweep:
         assert len(runs) == len(spec.seeds or [0]) * _product(len(v) for v in spec.sweep.values())
-        assert len({r.model_dump_json() for r in runs}) == len(runs), "two runs of the sweep are the same"
+        assert len({r.spec.model_dump_json() for r in runs}) == len(runs), "two runs of the sweep are the same"
 
 
 def _product(numbers) -> int:

@@ -16,7 +16,7 @@ from cnnlab.cli import app
 from cnnlab.compare.find import RunChoiceError, find_run
 from cnnlab.compare.metrics import CompareError
 from cnnlab.rundir.ids import make_run_id
-from cnnlab.spec import expand_runs, load_spec
+from cnnlab.spec import expand_runs, load_experiment
 from cnnlab.spec.labels import labels, value_label
 from cnnlab.util.text import key_labels
 
@@ -182,13 +182,24 @@ def test_headers_and_run_ids_name_the_same_values(tmp_path):
     spec.write_text("name: depth\nsweep:\n  model.conv:\n    - [{out_channels: 8, kernel_size: 3}]\n"
                     "    - [{out_channels: 8, kernel_size: 3}, {out_channels: 16, kernel_size: 3}]\n"
                     "  model.init: [zeros, {name: normal, std: 0.01}]\n")
-    runs = expand_runs(load_spec(spec, ["model.init=xavier_normal", "train.epochs=2", "seeds=[0]"]))
+    runs = expand_runs(load_experiment(spec, ["model.init=xavier_normal", "train.epochs=2", "seeds=[0]"]))
     assert [list(r.labels.values()) for r in runs] == [
         ["conv=#0[8]", "init=zeros"], ["conv=#0[8]", "init=normal(std=0.01)"],
         ["conv=#1[8,16]", "init=zeros"], ["conv=#1[8,16]", "init=normal(std=0.01)"]]
     assert runs[0].set_labels == {"train.epochs": "epochs=2"}  # a swept key's --set, and seeds=, are not named
     run_id = make_run_id(runs[3].labels.values(), runs[3].set_labels.values(), 0)
     assert re.fullmatch(r"\d{8}-\d{6}-conv1_8_16-normal_std_0.01-epochs_2-s0-[0-9a-f]{4}", run_id)
+
+
+def test_where_and_how_a_run_computes_is_not_in_its_id(tmp_path):
+    """data.root, data.download, train.device and train.threads may change on a resume: the run stays the
+    same run, and its id does not name them."""
+    spec = tmp_path / "exp.yaml"
+    spec.write_text("name: x\n")
+    neutral = ["data.root=/some/dir", "data.download=false", "train.device=cpu", "train.threads=1"]
+    [run] = expand_runs(load_experiment(spec, [*neutral, "model.init=zeros"]))
+    assert run.set_labels == {"model.init": "init=zeros"}
+    assert re.fullmatch(r"\d{8}-\d{6}-init_zeros-s0-[0-9a-f]{4}", make_run_id([], run.set_labels.values(), 0))
 
 
 def test_many_overrides_are_counted_not_all_named():

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from cnnlab.errors import CnnlabError
-from cnnlab.run.launch import preflight, print_dry_run
-from cnnlab.spec import expand_runs, load_spec
+from cnnlab.run.dry_run import print_dry_run
+from cnnlab.run.plan import plan
+from cnnlab.run.request import TrainRequest
 from cnnlab.util.yamlio import dump_yaml
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
@@ -57,10 +58,8 @@ def check(spec_file: Path, text: str, overrides: list[str] = ()) -> None:
     spec_file.write_text(text, encoding="utf-8")
     start = time.perf_counter()
     try:
-        spec = load_spec(spec_file, overrides)
-        runs = expand_runs(spec)
-        preflight(runs)
-        print_dry_run(Console(file=io.StringIO(), width=120), spec, runs)  # what --dry-run shows of it
+        planned = plan(TrainRequest(spec_file, tuple(overrides), dry_run=True))  # validation and pre-flight
+        print_dry_run(Console(file=io.StringIO(), width=120), planned)  # what --dry-run shows of it
     except CnnlabError as err:
         assert "\n" not in str(err), f"a multi-line error: {err}"
         assert len(str(err)) < 2000, "an error message that prints a whole document"

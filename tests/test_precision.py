@@ -15,7 +15,7 @@ from cnnlab.data.pipeline import Batches, Normalizer, Split
 from cnnlab.run.execute import execute_run
 from cnnlab.run.signals import handle_signals
 from cnnlab.rundir.store import RunStore
-from cnnlab.spec import SpecError, resolve
+from cnnlab.spec import RunSpec, SpecError, resolve
 from cnnlab.train.loop import Trainer
 from cnnlab.train.precision import PRECISIONS, resolve_precision
 from cnnlab.train.progress import LogReporter
@@ -31,7 +31,7 @@ def spec_with(**train):
 
 def train(runs: Path, reporter=LogReporter, resume: Path | None = None, **train):
     with handle_signals():
-        return execute_run(spec_with(**train), runs, reporter, command=["test"], resume=resume)
+        return execute_run(RunSpec(spec_with(**train)), runs, reporter, command=["test"], resume=resume)
 
 
 def meta(run: Path) -> dict:

@@ -3,6 +3,7 @@ finished run, the time-left estimate), progress from parallel workers, a single 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from pathlib import Path
@@ -13,9 +14,12 @@ from typer.testing import CliRunner
 
 from cnnlab.cli import app
 from cnnlab.run.board import SweepBoard
-from cnnlab.run.parallel import plan_jobs, run_parallel
+from cnnlab.run.outcome import Outcome
+from cnnlab.run.plan import plan
+from cnnlab.run.policy import StopPolicy
+from cnnlab.run.request import TrainRequest
+from cnnlab.run.workers.pool import WorkerPool
 from cnnlab.rundir.records import RunSummary
-from cnnlab.spec import expand_runs, load_spec
 from cnnlab.train.progress import RunProgress
 
 ESC = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -43,9 +47,9 @@ def summary(test_acc: float, **extra) -> RunSummary:
 def test_a_finished_run_is_one_compact_line_with_its_verdict_and_directory():
     b, out, _ = board(["activation=relu seed=0", "activation=sigmoid seed=0"])
     b.started(0)
-    b.finished(0, "completed", Path("runs/act/20261128-0101-relu-s0-ab12"), summary(0.9425), None)
+    b.finished(0, Outcome("completed", Path("runs/act/20261128-0101-relu-s0-ab12"), summary(0.9425), None))
     b.started(1)
-    b.finished(1, "completed", Path("runs/act/x-sigmoid-s0-cd34"), summary(0.125), None)
+    b.finished(1, Outcome("completed", Path("runs/act/x-sigmoid-s0-cd34"), summary(0.125), None))
     lines = out.getvalue().splitlines()
     assert lines[0] == ("[1/2] completed  activation=relu seed=0  test acc 94.25%  best val 94.25%  12.3s  "
                         "runs/act/20261128-0101-relu-s0-ab12")
@@ -56,14 +60,14 @@ def test_a_finished_run_is_one_compact_line_with_its_verdict_and_directory():
 def test_in_a_terminal_a_finished_run_ends_with_its_id_without_the_date():
     out = io.StringIO()
     b = SweepBoard(Console(file=out, width=80, force_terminal=True, force_interactive=False, no_color=True), ["a"])
-    b.finished(0, "completed", Path("runs/act/20261128-010203-relu-s0-ab12"), summary(0.9425), None)
+    b.finished(0, Outcome("completed", Path("runs/act/20261128-010203-relu-s0-ab12"), summary(0.9425), None))
     assert ESC.sub("", out.getvalue()).rstrip().endswith("12.3s  relu-s0-ab12")
 
 
 def test_a_failed_or_diverged_run_says_why_and_where():
     b, out, _ = board(["a", "b"])
-    b.finished(0, "failed", Path("runs/x/r1"), None, "train.device: cuda:9 does not exist")
-    b.finished(1, "diverged", Path("runs/x/r2"), summary(0.3, diverged=True, epochs_run=2), None)
+    b.finished(0, Outcome("failed", Path("runs/x/r1"), None, "train.device: cuda:9 does not exist"))
+    b.finished(1, Outcome("diverged", Path("runs/x/r2"), summary(0.3, diverged=True, epochs_run=2), None))
     text = out.getvalue()
     assert "[1/2] failed     a: train.device: cuda:9 does not exist  traceback in runs/x/r1/log.txt" in text
     assert "diverged: the loss became NaN or infinite in epoch 3" in text
@@ -78,8 +82,8 @@ def test_the_overall_line_counts_and_estimates_the_time_left():
     b.progress(0, RunProgress(epoch=2, epochs=4, batch=50, batches=100))  # 37.5% in 10 s: 26.7 s a run
     assert "about" in b.overall_line() and "2 running, 4 left" in b.overall_line()
     clock.t += 20
-    b.finished(0, "completed", None, None, None)  # a run takes 30 s
-    b.finished(1, "failed", None, None, "boom")
+    b.finished(0, Outcome("completed", None, None, None))  # a run takes 30 s
+    b.finished(1, Outcome("failed", None, None, "boom"))
     b.started(2)
     b.started(3)
     clock.t += 10
@@ -92,7 +96,7 @@ def test_a_run_slower_than_the_others_is_judged_by_its_own_pace():
     b, _, clock = board(["a", "b"], jobs=1)
     b.started(0)
     clock.t += 10
-    b.finished(0, "completed", None, None, None)
+    b.finished(0, Outcome("completed", None, None, None))
     b.started(1)
     clock.t += 20
     b.progress(1, RunProgress(epoch=1, epochs=2, batch=100, batches=100))  # half done after 20 s
@@ -107,16 +111,39 @@ def test_a_running_run_shows_its_numbers_before_its_label():
     assert b.running_line(b.running[0]) == "  epoch 3/10 (25%)  val acc 93.75%  2,911 img/s  activation=relu seed=0"
 
 
+class Recorder:
+    """A reporter that notes what a scheduler tells it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    @contextlib.contextmanager
+    def begin(self, description: str, jobs: int):
+        self.events.append(("begin", description, jobs))
+        yield
+
+    def for_run(self, index: int, epochs: int):
+        raise AssertionError("worker processes report through the pipe, not a trainer reporter here")
+
+    def started(self, index: int) -> None:
+        self.events.append(("started", index))
+
+    def progress(self, index: int, event: RunProgress) -> None:
+        self.events.append(("progress", index, event))
+
+    def finished(self, index: int, outcome: Outcome) -> None:
+        self.events.append(("finished", index, outcome.status))
+
+
 def test_parallel_workers_send_their_progress_to_the_parent(tiny_spec, tmp_path):
-    spec = load_spec(tiny_spec(sweep={"model.activation": ["relu", "tanh"]}))
-    runs = expand_runs(spec)
-    events: list[tuple] = []
-    run_parallel(plan_jobs(runs, 2, 2), 2, tmp_path / "runs", tmp_path / "runs" / "tiny", ["test"], False,
-                 lambda done: events.append(("finished", done.index, done.status)) and False,
-                 on_started=lambda index: events.append(("started", index)),
-                 on_progress=lambda index, progress: events.append(("progress", index, progress)))
+    planned = plan(TrainRequest(tiny_spec(sweep={"model.activation": ["relu", "tanh"]}), runs_dir=tmp_path / "runs",
+                                jobs=2))
+    recorder = Recorder()
+    tally = WorkerPool(2).run(planned, StopPolicy(), recorder)
+    assert tally.counts == {"completed": 2}
+    assert recorder.events[0] == ("begin", f"2 runs, 2 at a time, into {tmp_path / 'runs' / 'tiny'}/", 2)
     for index in (0, 1):
-        mine = [e for e in events if e[1] == index]
+        mine = [e for e in recorder.events if e[0] != "begin" and e[1] == index]
         assert mine[0] == ("started", index) and mine[-1] == ("finished", index, "completed")
         progress = [e[2] for e in mine if e[0] == "progress"]
         assert {p.epoch for p in progress} == {1, 2} and progress[-1].batch == progress[-1].batches
@@ -168,3 +195,10 @@ def test_a_single_run_ends_with_its_summary_and_its_run_directory_in_full(tiny_s
     run = next((runs / "tiny").iterdir())
     assert "run completed" in out and "test acc (best checkpoint)" in out
     assert out.splitlines()[-1] == f"run directory: {run}"
+
+
+def test_piped_train_output_is_data_with_no_padding_at_line_ends(tiny_spec, tmp_path):
+    for spec in (tiny_spec(), tiny_spec("sweep.yaml", seeds=[0, 1])):
+        result, out = cli("train", spec, "--runs-dir", tmp_path / "runs")
+        assert result.exit_code == 0, result.output
+        assert [line for line in out.splitlines() if line != line.rstrip()] == []

@@ -1,5 +1,5 @@
-"""`cnnlab train --backend ray`: a real Ray head started as its own process (as `ray start --head` gives
-anyone a cluster), sweeps through --address in both places a run directory can be written (by the
+"""`cnnlab train --backend ray`: a real Ray head started as its own process (the session's `ray_head`,
+tests/ray_cluster.py), sweeps through --address in both places a run directory can be written (by the
 workers, or shipped back and placed here), compared with the same sweep run with --jobs 1; a failing
 run, fail-fast, a re-run that skips, Ctrl-C, and a local instance started and stopped by cnnlab."""
 
@@ -7,70 +7,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-import cnnlab
-from cnnlab.run.ship import ShippedRun, pack, place
+from cnnlab.run.ray_backend.ship import ShippedRun, pack, place
 from cnnlab.rundir.records import RunMeta, json_text
 from cnnlab.rundir.store import RunDirError
 from tests.conftest import TINY
+from tests.ray_cluster import ENV
 from tests.test_signals import LONG, assert_clean, metas, trained_rows, wait_for
 
-ROOT = str(Path(cnnlab.__file__).resolve().parent.parent)
-ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
-       "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
 SWEEP = {**TINY, "sweep": {"model.activation": ["relu", "tanh"]}, "seeds": [0, 1]}  # 4 runs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_head(temp: str) -> tuple[subprocess.Popen, int, str]:
-    """`ray start --head --block` with 2 CPUs on a free port; the process, its port, what it printed."""
-    ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
-    port = free_port()
-    head = subprocess.Popen([ray, "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
-                             "--temp-dir", temp, "--include-dashboard=false", "--disable-usage-stats"],
-                            env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    seen = []
-    for line in head.stdout:  # up when it says so
-        seen.append(line)
-        if "Ray runtime started" in line:
-            break
-    return head, port, "".join(seen)
-
-
-@pytest.fixture(scope="module")
-def ray_head():
-    """A Ray head of its own (port, temp dir), stopped with every process it started at the end; its
-    address. Started a second time if the first fails: Ray gives its raylet 30 s, which a loaded
-    machine can miss."""
-    temp = tempfile.mkdtemp(prefix="cnnlab-ray-")  # short: Ray's socket paths must fit
-    head, port, seen = start_head(temp)
-    if head.poll() is not None:
-        head, port, seen = start_head(temp)
-    assert head.poll() is None, seen
-    yield f"127.0.0.1:{port}"
-    head.send_signal(signal.SIGTERM)  # --block: it stops the processes of its node
-    try:
-        head.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(head.pid, signal.SIGKILL)
-    shutil.rmtree(temp, ignore_errors=True)
 
 
 def write_spec(tmp_path: Path, spec: dict) -> Path:

@@ -15,7 +15,7 @@ import torch
 
 from cnnlab.run.execute import execute_run
 from cnnlab.run.signals import handle_signals
-from cnnlab.spec import resolve
+from cnnlab.spec import RunSpec, resolve
 from cnnlab.train.progress import LogReporter
 from tests.conftest import TINY
 
@@ -52,7 +52,7 @@ class SignalAt(LogReporter):
 
 def train(runs: Path, reporter=LogReporter, resume: Path | None = None):
     with handle_signals():
-        return execute_run(resolve(SPEC), runs, reporter, command=["test"], resume=resume)
+        return execute_run(RunSpec(resolve(SPEC)), runs, reporter, command=["test"], resume=resume)
 
 
 def metrics(run: Path) -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from cnnlab.errors import UsageError
-from cnnlab.spec import expand_runs, resolve
+from cnnlab.spec import Experiment, expand_runs
 from cnnlab.spec.identity import canonical
 from cnnlab.spec.shard import Shard, parse_shard, select_shard
 from tests.conftest import TINY
@@ -27,7 +27,7 @@ def ids(runs) -> set[str]:
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 18, 25])
 def test_the_shards_are_disjoint_cover_the_sweep_and_differ_in_size_by_at_most_one(n):
-    runs = expand_runs(resolve(SWEEP))
+    runs = expand_runs(Experiment.of(SWEEP))
     shards = [select_shard(runs, Shard(i, n)) for i in range(1, n + 1)]
     assert sum(len(s) for s in shards) == len(runs) == 18
     assert set().union(*(ids(s) for s in shards)) == ids(runs)
@@ -40,7 +40,7 @@ def test_a_run_lands_in_the_same_shard_whatever_order_the_yaml_lists_it_in():
     reordered = {"name": "s", "seeds": [2, 0, 1],
                  "sweep": {"model.init": ["kaiming_normal", "xavier_normal"],
                            "model.activation": ["sigmoid", "relu", "tanh"]}}
-    first, second = expand_runs(resolve(SWEEP)), expand_runs(resolve(reordered))
+    first, second = expand_runs(Experiment.of(SWEEP)), expand_runs(Experiment.of(reordered))
     assert [r.swept for r in first] != [r.swept for r in second]
     for i in range(1, 5):
         assert ids(select_shard(first, Shard(i, 4))) == ids(select_shard(second, Shard(i, 4)))

@@ -17,6 +17,7 @@ from cnnlab.spec import (
     SpecError,
     TrainSpec,
     expand_runs,
+    load_experiment,
     load_spec,
     resolve,
 )
@@ -151,15 +152,15 @@ def test_bad_overrides(tmp_path, item, expected):
 
 
 def test_sweep_expands_to_every_combination_and_seed(tmp_path):
-    spec = load_spec(write(tmp_path, """
+    experiment = load_experiment(write(tmp_path, """
 sweep:
   model.activation: [relu, tanh]
   model.conv[0].kernel_size: [3, 5]
 seeds: [0, 1, 2]
 """))
-    runs = expand_runs(spec)
+    runs = expand_runs(experiment)
     assert len(runs) == 12
-    assert {(r.model.activation.name, r.model.conv[0].kernel_size, r.seed) for r in runs} == {
+    assert {(r.spec.model.activation.name, r.spec.model.conv[0].kernel_size, r.seed) for r in runs} == {
         (a, (k, k), s) for a in ("relu", "tanh") for k in (3, 5) for s in (0, 1, 2)
     }
     assert runs[0].swept == {"model.activation": "relu", "model.conv[0].kernel_size": 3}
@@ -167,15 +168,15 @@ seeds: [0, 1, 2]
 
 
 def test_sweep_over_presets_takes_each_presets_values(tmp_path):
-    runs = expand_runs(load_spec(write(tmp_path, "sweep: {model.preset: [lenet5, mlp]}")))
-    assert [r.model.kind for r in runs] == ["cnn", "mlp"]
-    assert runs[1].model.fc == [256, 128]
+    runs = expand_runs(load_experiment(write(tmp_path, "sweep: {model.preset: [lenet5, mlp]}")))
+    assert [r.spec.model.kind for r in runs] == ["cnn", "mlp"]
+    assert runs[1].spec.model.fc == [256, 128]
 
 
 def test_invalid_sweep_combination_is_named(tmp_path):
-    spec = load_spec(write(tmp_path, "sweep: {'model.conv[0].stride': [1, 0]}"))
+    experiment = load_experiment(write(tmp_path, "sweep: {'model.conv[0].stride': [1, 0]}"))
     with pytest.raises(SpecError, match=r"sweep combination model.conv\[0\].stride=0: .*must be >= 1"):
-        expand_runs(spec)
+        expand_runs(experiment)
 
 
 def test_resolved_spec_round_trips(tmp_path):

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.run.launch import gpu_count
-from cnnlab.run.parallel import plan_jobs, slot_device
-from cnnlab.run.skip import split_done
-from cnnlab.spec import expand_runs, resolve
+from cnnlab.run.jobs import plan_jobs, slot_device
+from cnnlab.run.plan import PlannedRun, plan
+from cnnlab.run.request import TrainRequest
+from cnnlab.run.workers.pool import gpu_count
+from cnnlab.spec import Experiment, expand_runs
 from tests.conftest import TINY
 
 
@@ -57,17 +58,20 @@ def yaml_train(tiny_spec) -> dict:
 
 
 def test_a_changed_spec_is_not_skipped(tmp_path):
-    runs = [resolve({"name": "x", "train": {"epochs": e}}) for e in (1, 2)]
-    run_dir = tmp_path / "x" / "done"
+    experiment = {"name": "x", "sweep": {"train.epochs": [1, 2]}}
+    spec = tmp_path / "x.yaml"
+    spec.write_text(json.dumps(experiment))
+    run_dir = tmp_path / "runs" / "x" / "done"
     run_dir.mkdir(parents=True)
     from cnnlab.util.yamlio import dump_yaml
 
-    (run_dir / "spec.yaml").write_text(dump_yaml(runs[0].resolved()))
+    (run_dir / "spec.yaml").write_text(dump_yaml(expand_runs(Experiment.of(experiment))[0].resolved()))
     (run_dir / "meta.json").write_text(json.dumps({"status": "completed"}))
-    todo, skipped = split_done(runs, tmp_path, force=False)
-    assert [r.train.epochs for r in todo] == [2] and skipped[0][1] == run_dir
+    planned = plan(TrainRequest(spec, runs_dir=tmp_path / "runs"))
+    assert [r.run.spec.train.epochs for r in planned.todo] == [2] and planned.skipped[0].completed == run_dir
+    assert len(plan(TrainRequest(spec, runs_dir=tmp_path / "runs", force=True)).todo) == 2
     (run_dir / "meta.json").write_text("{not json")
-    assert len(split_done(runs, tmp_path, force=False)[0]) == 2  # a corrupt run is not done
+    assert len(plan(TrainRequest(spec, runs_dir=tmp_path / "runs")).todo) == 2  # a corrupt run is not done
 
 
 def test_fail_fast_stops_after_the_first_failure(cli, tiny_spec, tmp_path):
@@ -78,7 +82,7 @@ def test_fail_fast_stops_after_the_first_failure(cli, tiny_spec, tmp_path):
 
 
 def test_jobs_share_the_cpu_threads_and_each_worker_has_its_own_gpu():
-    runs = expand_runs(resolve({"sweep": {"seed": [0, 1, 2]}}))
+    runs = [PlannedRun(run) for run in expand_runs(Experiment.of({"sweep": {"seed": [0, 1, 2]}}))]
     jobs = plan_jobs(runs, jobs=2, cpu_count=8)
     assert [j.threads for j in jobs] == [4, 4, 4] and all(j.device is None for j in jobs)
     jobs = plan_jobs(runs, jobs=3, cpu_count=2)
@@ -86,7 +90,8 @@ def test_jobs_share_the_cpu_threads_and_each_worker_has_its_own_gpu():
     assert [slot_device(job, slot, 2).device for job, slot in zip(jobs, (0, 1, 2), strict=True)] == \
         ["cuda:0", "cuda:1", "cuda:0"]
     assert slot_device(jobs[0], 1, 1).device is None  # one GPU: `auto` finds it
-    on_cpu = plan_jobs(expand_runs(resolve({"train": {"device": "cpu"}})), jobs=2, cpu_count=2)
+    on_cpu = plan_jobs([PlannedRun(run) for run in expand_runs(Experiment.of({"train": {"device": "cpu"}}))], jobs=2,
+                       cpu_count=2)
     assert slot_device(on_cpu[0], 1, 2).device is None  # the spec's own device stays
 
 

@@ -24,7 +24,7 @@ import yaml
 from cnnlab.data.pipeline import Batches, Shard, load_data
 from cnnlab.run.execute import execute_run
 from cnnlab.run.signals import handle_signals
-from cnnlab.spec import resolve
+from cnnlab.spec import RunSpec, resolve
 from cnnlab.train.progress import LogReporter
 from tests.conftest import TINY
 from tests.test_resume import assert_same_state
@@ -81,8 +81,8 @@ def two_processes(tmp_path_factory) -> Path:
 
 def one_process(tmp_path: Path, norm: str) -> Path:
     with handle_signals():
-        outcome = execute_run(resolve({**SPEC, "model": {**SPEC["model"], "norm": norm}}), tmp_path, LogReporter,
-                              command=["test"])
+        run = RunSpec(resolve({**SPEC, "model": {**SPEC["model"], "norm": norm}}))
+        outcome = execute_run(run, tmp_path, LogReporter, command=["test"])
     assert outcome.status == "completed", outcome.error
     return outcome.path
 

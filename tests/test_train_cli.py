@@ -282,7 +282,7 @@ def test_two_processes_starting_the_same_spec_train_it_once(tiny_spec, tmp_path)
 
 
 def test_a_taken_run_id_is_replaced_by_another(cli, tiny_spec, tmp_path, monkeypatch):
-    import cnnlab.run.execute as execute
+    import cnnlab.run.opening as execute
 
     ids = iter(["taken", "free"])
     monkeypatch.setattr(execute, "make_run_id", lambda swept, overrides, seed: next(ids))

@@ -89,12 +89,17 @@ def train(
     """
     from cnnlab.errors import UsageError
     from cnnlab.run.launch import launch  # the work, and its imports, only when the command runs
-    from cnnlab.run.ray_backend import RayOptions
+    from cnnlab.run.request import RayOptions, TrainRequest
+    from cnnlab.spec.shard import parse_shard
 
     given = {"--address": address, "--cpus-per-run": cpus_per_run, "--gpus-per-run": gpus_per_run, "--ship": ship}
     if backend != "ray" and (used := [name for name, value in given.items() if value is not None]):
         raise UsageError(f"{used[0]} applies only with --backend ray")
-    ray = RayOptions(address, cpus_per_run, gpus_per_run, ship) if backend == "ray" else None
-    status = launch(spec_file, overrides, runs_dir, dry_run, jobs, force, fail_fast, resume, shard, ray)
+    request = TrainRequest(
+        spec_file, tuple(overrides), runs_dir, dry_run=dry_run, jobs=jobs, force=force, fail_fast=fail_fast,
+        resume=resume, shard=parse_shard(shard) if shard is not None else None,
+        ray=RayOptions(address, cpus_per_run, gpus_per_run, ship) if backend == "ray" else None,
+    )
+    status = launch(request)
     if status:
         raise typer.Exit(status)

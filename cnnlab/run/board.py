@@ -1,4 +1,5 @@
-"""What a sweep shows while it runs, sequential or with --jobs.
+"""What a sweep shows while it runs, whichever scheduler runs it (the reporter of a plan of several
+runs; a single run has cnnlab.run.report.SingleRun).
 
 In an interactive terminal, a live display at the bottom: one overall line (done, failed, running and
 left; elapsed time; an estimate of the time left) and one line per running run (its epoch, the last
@@ -15,10 +16,11 @@ any has finished, the pace of the running ones) times the work left, shared over
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +28,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from cnnlab.run.outcome import Outcome
 from cnnlab.rundir.ids import undated
-from cnnlab.rundir.records import RunSummary
 from cnnlab.rundir.verdicts import verdicts
-from cnnlab.train.progress import RunProgress
+from cnnlab.train.progress import EventReporter, RunProgress
 from cnnlab.util.text import duration
 
 STATUS_STYLES = {"completed": "green", "diverged": "magenta", "failed": "red", "interrupted": "yellow"}
@@ -52,7 +54,8 @@ class Running:
 
 @dataclass
 class SweepBoard:
-    """The display of one sweep of `total` runs, `jobs` at a time; `labels[i]` names run i."""
+    """The display of one sweep of `total` runs, `jobs` at a time; `labels[i]` names run i (its
+    index among the plan's runs to train)."""
 
     console: Console
     labels: list[str]
@@ -70,18 +73,27 @@ class SweepBoard:
     def total(self) -> int:
         return len(self.labels)
 
-    def __enter__(self) -> SweepBoard:
+    @contextlib.contextmanager
+    def begin(self, description: str, jobs: int) -> Iterator[None]:
+        """`running DESCRIPTION`, then the live display (in an interactive terminal) while inside."""
+        self.jobs = jobs
+        self.console.print(f"running {description} (each run's log.txt has its log)", markup=False)
         if self.console.is_interactive:
             self.live = Live(console=self.console, get_renderable=self.render, transient=True,
                              refresh_per_second=4, redirect_stdout=False, redirect_stderr=False)
             self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.stop()
+        try:
+            yield
+        finally:
+            if self.live is not None:
+                self.live.stop()
+                self.live = None
 
     # ------------------------------------------------------------ events
+
+    def for_run(self, index: int, epochs: int):
+        """How a run trained in this process reports: its log, and its progress to the board."""
+        return lambda store: EventReporter(store, lambda event: self.progress(index, event))
 
     def started(self, index: int) -> None:
         self.running[index] = Running(self.labels[index], self.now())
@@ -93,19 +105,18 @@ class SweepBoard:
             self.started(index)
         self.running[index].progress = event
 
-    def finished(self, index: int, status: str, path: Path | None, summary: RunSummary | None,
-                 error: str | None) -> None:
+    def finished(self, index: int, outcome: Outcome) -> None:
         """Note how run `index` ended and print its line."""
         run = self.running.pop(index, None)
-        if run is not None and status in ("completed", "diverged"):
+        if run is not None and outcome.status in ("completed", "diverged"):
             self.durations.append(self.now() - run.started)
-        self.counts[status] = self.counts.get(status, 0) + 1
-        self.console.print(self.result_line(index, status, path, summary, error))
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        self.console.print(self.result_line(index, outcome))
 
     # ------------------------------------------------------------ lines
 
-    def result_line(self, index: int, status: str, path: Path | None, summary: RunSummary | None,
-                    error: str | None) -> Text:
+    def result_line(self, index: int, outcome: Outcome) -> Text:
+        status, path, summary, error = outcome.status, outcome.path, outcome.summary, outcome.error
         done = sum(self.counts.values())
         line = Text()
         line.append(f"[{done}/{self.total}] ", style="dim")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from cnnlab.run.saved import RunError, is_run_dir, not_a_run, read_run_meta, read_run_spec
 from cnnlab.rundir.liveness import observed_status
-from cnnlab.spec import Spec, apply_override, parse_override, resolve
+from cnnlab.spec import RunSpec, apply_override, parse_override, resolve
 from cnnlab.spec.identity import RESULT_NEUTRAL, result_differences
 
 
-def resume_spec(run: Path, overrides: list[str]) -> Spec:
+def resume_spec(run: Path, overrides: list[str]) -> RunSpec:
     """The spec that continues run directory `run`; RunError (one line) when it cannot be continued."""
     if not is_run_dir(run):
         raise not_a_run(run)
@@ -40,10 +40,13 @@ def resume_spec(run: Path, overrides: list[str]) -> Spec:
     changed = result_differences(recorded, spec.resolved())
     if changed:
         given = {parse_override(item)[0] for item in overrides}
-        key = next((k for k in changed if k in given or any(k.startswith(g + ".") for g in given)), changed[0])
-        source = "--set changes it" if key in given or any(key.startswith(g + ".") for g in given) else \
+
+        def set_by_user(key: str) -> bool:
+            return key in given or any(key.startswith(g + ".") for g in given)
+
+        key = next((k for k in changed if set_by_user(k)), changed[0])
+        source = "--set changes it" if set_by_user(key) else \
             "this cnnlab resolves the run's spec.yaml differently (train it anew with this version)"
         raise RunError(f"{key}: {source}, which changes the result, so {run} cannot continue with it; a resume "
                        f"may change only {', '.join(RESULT_NEUTRAL)}")
-    spec._swept = dict(meta.swept)
-    return spec
+    return RunSpec(spec, dict(meta.swept))

@@ -111,8 +111,10 @@ class RunStore:
             fh.write(line.rstrip("\n") + "\n")
 
     def remove_temp_files(self) -> None:
-        """Delete the temporary files of writes that never finished (a process stopped at once)."""
-        for folder in (self.path, self.path / "checkpoints"):
-            for tmp in folder.glob(".*.tmp"):
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        """Delete the temporary files of writes that never finished (a process stopped at once); not
+        while this process writes meta.json (the heartbeat's thread, say), whose file would go too."""
+        with self._meta_lock:
+            for folder in (self.path, self.path / "checkpoints"):
+                for tmp in folder.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)

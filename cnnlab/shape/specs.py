@@ -30,10 +30,10 @@ def spec_architectures(
     # Imported here: spec validation builds pydantic models, which the other two forms do not need.
     from cnnlab.data.resolve import dataset_info
     from cnnlab.shape.plan import build_plan
-    from cnnlab.spec import expand_runs, load_spec
+    from cnnlab.spec import expand_runs, load_experiment
 
-    spec = load_spec(path, overrides)
-    runs = expand_runs(spec)
+    experiment = load_experiment(path, overrides)
+    runs = expand_runs(experiment)
     chosen = range(len(runs))
     if run is not None:
         if not 0 <= run < len(runs):
@@ -43,14 +43,14 @@ def spec_architectures(
         chosen = [run]
     found: list[Architecture] = []
     for i in chosen:
-        info = dataset_info(runs[i].data)
-        plan = build_plan(runs[i].model, info)
+        info = dataset_info(runs[i].spec.data)
+        plan = build_plan(runs[i].spec.model, info)
         same = next((a for a in found if a.plan == plan and a.input_shape == info.shape), None)
         if same is None:
             same = Architecture(info.shape, info.num_classes, plan)
             found.append(same)
         same.runs.append(i)
-    return spec.name, runs, found
+    return experiment.spec.name, runs, found
 
 
 def _index_ranges(indices: list[int]) -> str:

@@ -11,13 +11,16 @@ validation time).
 """
 
 from cnnlab.spec.errors import SpecError, format_key
-from cnnlab.spec.load import load_spec, read_yaml
+from cnnlab.spec.experiment import Experiment, RunSpec
+from cnnlab.spec.load import load_experiment, load_spec, read_yaml
 from cnnlab.spec.overrides import apply_override, parse_key, parse_override
 from cnnlab.spec.resolve import resolve
-from cnnlab.spec.schema import Choice, ConvSpec, DataSpec, DiagnosticsSpec, ModelSpec, PoolSpec, Spec, TrainSpec
+from cnnlab.spec.schema import ConvSpec, DataSpec, DiagnosticsSpec, ModelSpec, PoolSpec, Spec, TrainSpec
 from cnnlab.spec.sweep import expand_runs
+from cnnlab.spec.types import Choice
 
 __all__ = [
-    "Choice", "ConvSpec", "DataSpec", "DiagnosticsSpec", "ModelSpec", "PoolSpec", "Spec", "SpecError", "TrainSpec",
-    "apply_override", "expand_runs", "format_key", "load_spec", "parse_key", "parse_override", "read_yaml", "resolve",
+    "Choice", "ConvSpec", "DataSpec", "DiagnosticsSpec", "Experiment", "ModelSpec", "PoolSpec", "RunSpec", "Spec",
+    "SpecError", "TrainSpec", "apply_override", "expand_runs", "format_key", "load_experiment", "load_spec",
+    "parse_key", "parse_override", "read_yaml", "resolve",
 ]

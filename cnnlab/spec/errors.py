@@ -9,7 +9,8 @@ from pydantic import BaseModel, ValidationError
 
 from cnnlab.errors import CnnlabError
 from cnnlab.registry import did_you_mean
-from cnnlab.spec.schema import Section, Spec
+from cnnlab.spec.schema import Spec
+from cnnlab.spec.types import Section
 from cnnlab.util.text import short_repr
 
 

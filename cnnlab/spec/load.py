@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.spec.errors import SpecError
-from cnnlab.spec.labels import labels
-from cnnlab.spec.overrides import apply_override, parse_override
-from cnnlab.spec.resolve import resolve
-from cnnlab.spec.schema import EXPERIMENT_KEYS, Spec
+from cnnlab.spec.experiment import Experiment
+from cnnlab.spec.schema import Spec
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 
@@ -35,19 +33,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def load_experiment(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """Read an experiment spec, apply its `--set key.path=value` overrides and validate it."""
+    return Experiment.of(read_yaml(Path(path)), overrides)
+
+
 def load_spec(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
-    """Read, override (`key.path=value`) and validate an experiment spec."""
-    raw = read_yaml(Path(path))
-    configuring = {}
-    for item in overrides:
-        key, value = parse_override(item)
-        raw = apply_override(raw, key, value)
-        if key.partition(".")[0].partition("[")[0] not in NOT_CONFIGURING:
-            configuring[key] = value
-    spec = resolve(raw)
-    spec._set_labels = labels({k: v for k, v in configuring.items() if k not in spec.sweep})
-    return spec
-
-
-# --set keys that choose which runs there are or where they go, not how one trains: not in run ids.
-NOT_CONFIGURING = frozenset({"name", "seed", *EXPERIMENT_KEYS})
+    """The validated spec of a file (with overrides), without what its runs are made from."""
+    return load_experiment(path, overrides).spec

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,11 +14,9 @@ from cnnlab.spec.schema import Spec
 def resolve(raw: dict[str, Any]) -> Spec:
     """Validate a raw spec mapping: preset values under the model's own keys, defaults filled."""
     try:
-        spec = Spec.model_validate(merge_preset(raw))
+        return Spec.model_validate(merge_preset(raw))
     except ValidationError as err:
         raise SpecError(format_validation_error(err)) from None
-    spec._raw = copy.deepcopy(raw)
-    return spec
 
 
 def merge_preset(raw: dict[str, Any]) -> dict[str, Any]:

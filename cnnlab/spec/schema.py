@@ -1,177 +1,46 @@
 """The experiment spec's schema: typed sections with their defaults, checked once at the edge.
 
 Every key has a default and a short trailing comment saying what it is; `cnnlab train --dry-run`
-shows the resolved values. Registry choices (`activation: relu`, `{name: leaky_relu, ...}`) are
-checked against their registry, looked up by kind (cnnlab.registry), so this module imports no
-torch-side package.
+shows the resolved values. The value types (registry choices, pairs, paddings) are in
+cnnlab.spec.types.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from math import prod
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    model_validator,
-)
-from pydantic_core import core_schema
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from cnnlab.registry import RegistryError, registry
 from cnnlab.spec.claims import ClaimError, parse_claim
+from cnnlab.spec.types import (
+    MAX_RUNS,
+    BiasInit,
+    Choice,
+    Fraction,
+    HeadName,
+    NonNegativeInt,
+    NonNegativePair,
+    Padding,
+    PoolName,
+    PositiveInt,
+    PositivePair,
+    Precision,
+    PresetName,
+    Section,
+    Seed,
+    Threads,
+    Values,
+    of_kind,
+    safe_name,
+    some_values,
+)
 from cnnlab.util.text import short_repr
-
-# --------------------------------------------------------------------------- value types
-
-MAX_RUNS = 10_000  # runs one spec may make (sweep combinations × seeds)
-MAX_THREADS = 1024
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A registry name with its options: `relu` or `{name: leaky_relu, negative_slope: 0.1}`.
-
-    Written back (spec.yaml, model_dump) as the flat mapping `{name: ..., **options}`."""
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, value: Any) -> Choice:
-        if isinstance(value, Choice):
-            return value
-        if isinstance(value, str):
-            return cls(value)
-        if isinstance(value, dict):
-            if not isinstance(value.get("name"), str):
-                raise ValueError("a mapping here needs a `name` key, e.g. {name: leaky_relu, negative_slope: 0.1}")
-            return cls(value["name"], {k: v for k, v in value.items() if k != "name"})
-        raise ValueError(f"expected a name or a mapping with a `name` key, got {short_repr(value)}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.options}
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            cls.parse, serialization=core_schema.plain_serializer_function_ser_schema(cls.as_dict)
-        )
-
-
-def _in(kind: str):
-    """Validator: the choice names an entry of the `kind` registry; its options are checked and completed."""
-
-    def check(choice: Choice) -> Choice:
-        try:
-            return Choice(choice.name, registry(kind).validate_options(choice.name, choice.options))
-        except RegistryError as err:
-            raise ValueError(str(err)) from None
-
-    return AfterValidator(check)
-
-
-def _to_pair(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"expected an integer or a pair [height, width], got {short_repr(value)}")
-    if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        return tuple(value)
-    raise ValueError(f"expected an integer or a pair [height, width], got {short_repr(value)}")
-
-
-def _at_least(low: int):
-    def check(value: tuple[int, int]) -> tuple[int, int]:
-        if min(value) < low:
-            shown = value[0] if value[0] == value[1] else list(value)
-            raise ValueError(f"must be >= {low}, got {shown}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _padding(value: Any) -> Any:
-    return value if value in ("same", "valid") else _to_pair(value)
-
-
-def _check_padding(value: Any) -> Any:
-    if isinstance(value, tuple) and min(value) < 0:
-        raise ValueError(f"must be >= 0, 'same' or 'valid', got {list(value)}")
-    return value
-
-
-Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]  # what every RNG cnnlab uses accepts (numpy's legacy one)
-PositiveInt = Annotated[int, Field(strict=True, ge=1)]
-NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
-Pair = tuple[int, int]
-PositivePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(1)]
-NonNegativePair = Annotated[Pair, BeforeValidator(_to_pair), _at_least(0)]
-Padding = Annotated[Pair | Literal["same", "valid"], BeforeValidator(_padding), AfterValidator(_check_padding)]
-Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
-Threads = Annotated[int, Field(strict=True, ge=1, le=MAX_THREADS)]
-
-
-BiasInit = Annotated[Choice, _in("init"), AfterValidator(lambda c: _bias_scheme(c))]
-PresetName = Annotated[str, AfterValidator(lambda v: _registered("preset", v))]
-HeadName = Annotated[str, AfterValidator(lambda v: _registered("head", v))]
-Precision = Annotated[str, AfterValidator(lambda v: _registered("precision", v))]
-
-
-class Section(BaseModel):
-    """Strict base: unknown keys are errors; defaults are validated too."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
-
-
-def _registered(kind: str, name: str) -> str:
-    try:
-        registry(kind).entry(name)
-    except RegistryError as err:
-        raise ValueError(str(err)) from None
-    return name
-
-
-BIAS_INITS = ("default", "zeros", "constant", "normal", "uniform")  # the schemes defined for a vector
-
-
-def _bias_scheme(choice: Choice) -> Choice:
-    if choice.name not in BIAS_INITS:
-        raise ValueError(f"{choice.name!r} needs a weight matrix; biases take one of: {', '.join(BIAS_INITS)}")
-    return choice
-
-
-def _some_values(values: list[Any]) -> list[Any]:
-    if not values:
-        raise ValueError("an empty list makes no runs; give at least one value, or leave the key out")
-    return values
-
-
-Values = Annotated[list[Any], AfterValidator(_some_values)]
-
-
-def _safe_name(name: str) -> str:
-    """Experiment names become directory names: keep them to one safe path component."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
-        raise ValueError(
-            f"must be letters, digits, '_', '-' or '.', starting with a letter or digit, got {short_repr(name)}"
-        )
-    return name
-
-
-# --------------------------------------------------------------------------- sections
 
 
 class PoolSpec(Section):
-    type: Annotated[str, AfterValidator(lambda v: _registered("pool", v))] = "max"  # max | avg | subsample (LeNet-5)
+    type: PoolName = "max"  # max | avg | subsample (LeNet-5)
     kernel_size: PositivePair = (2, 2)  # window size
     stride: PositivePair | None = None  # null: the kernel size, as in PyTorch (filled in when resolved)
     padding: NonNegativePair = (0, 0)  # implicit padding (-inf for max, zeros for avg and subsample)
@@ -208,10 +77,10 @@ class ConvSpec(Section):
 class ModelSpec(Section):
     preset: PresetName | None = None  # lenet5 | lenet5_classic | vgg_small | mlp ...; keys below override it
     kind: Literal["cnn", "mlp"] = "cnn"  # mlp: flatten → fully-connected layers only (conv is ignored)
-    activation: Annotated[Choice, _in("activation")] = "relu"  # nonlinearity after every hidden layer
-    init: Annotated[Choice, _in("init")] = "kaiming_normal"  # weight initialization of conv and linear layers
+    activation: Annotated[Choice, of_kind("activation")] = "relu"  # nonlinearity after every hidden layer
+    init: Annotated[Choice, of_kind("init")] = "kaiming_normal"  # weight initialization of conv and linear layers
     bias_init: BiasInit | None = None  # null: zeros (with init: default, PyTorch's own)
-    norm: Annotated[Choice, _in("norm")] = "batch"  # of conv maps (mlp: hidden layers); batch, instance: no bias before
+    norm: Annotated[Choice, of_kind("norm")] = "batch"  # conv maps (mlp: hidden layers); batch, instance: no bias
     norm_position: Literal["before", "after"] = "before"  # norm before or after the activation
     conv: list[ConvSpec] = [  # the conv blocks, in order: the list is the depth
         {"out_channels": 32, "kernel_size": 3, "padding": "same", "pool": {"type": "max", "kernel_size": 2}},
@@ -248,11 +117,11 @@ def _augment_list(value: Any) -> Any:
     return [value] if isinstance(value, (str, dict)) else value
 
 
-AugmentStep = Annotated[Choice, _in("augmentation")]
+AugmentStep = Annotated[Choice, of_kind("augmentation")]
 
 
 class DataSpec(Section):
-    dataset: Annotated[Choice, _in("dataset")] = "shapes"  # a name, or {name: shapes, image_size: 32, ...}
+    dataset: Annotated[Choice, of_kind("dataset")] = "shapes"  # a name, or {name: shapes, image_size: 32, ...}
     root: str = "data"  # where datasets live / are downloaded to; cnnlab's caches go in root/.cnnlab-cache
     download: bool = True  # download a missing torchvision dataset
     normalize: Literal["none", "center", "dataset"] | NormalizeStats = "dataset"  # center: mean only; or {mean, std}
@@ -273,8 +142,8 @@ class DiagnosticsSpec(Section):
 class TrainSpec(Section):
     epochs: PositiveInt = 10  # passes over the training split
     batch_size: PositiveInt = 128  # images per optimizer step; under torchrun the global batch, split across processes
-    optimizer: Annotated[Choice, _in("optimizer")] = "sgd"  # sgd | adam | adamw | rmsprop, with options
-    scheduler: Annotated[Choice, _in("scheduler")] = "cosine"  # none | step | cosine | onecycle, stepped per batch
+    optimizer: Annotated[Choice, of_kind("optimizer")] = "sgd"  # sgd | adam | adamw | rmsprop, with options
+    scheduler: Annotated[Choice, of_kind("scheduler")] = "cosine"  # none | step | cosine | onecycle, per batch
     monitor: Literal["val_acc", "val_loss"] = "val_acc"  # picks best.pt, drives early stopping (no val split: last)
     patience: PositiveInt | None = None  # stop after this many epochs without improvement; null: never
     min_delta: Annotated[float, Field(ge=0)] = 0.0  # smallest change that counts as an improvement
@@ -298,20 +167,15 @@ EXPERIMENT_KEYS = {"sweep", "seeds", "description", "claims"}  # of the experime
 
 
 class Spec(Section):
-    name: Annotated[str, AfterValidator(lambda v: _safe_name(v))] = "experiment"  # runs go to runs/<name>/
+    name: Annotated[str, AfterValidator(lambda v: safe_name(v))] = "experiment"  # runs go to runs/<name>/
     seed: Seed = 0  # seeds data split, init, shuffling and augmentation (0 ≤ seed < 2³²)
     data: DataSpec = Field(default_factory=DataSpec)  # what to train on
     model: ModelSpec = Field(default_factory=ModelSpec)  # the network
     train: TrainSpec = Field(default_factory=TrainSpec)  # how to train it
     sweep: dict[str, Values] = {}  # dotted key → values; every combination becomes one run
-    seeds: Annotated[list[Seed], AfterValidator(_some_values)] | None = None  # repeat every combination once per seed
+    seeds: Annotated[list[Seed], AfterValidator(some_values)] | None = None  # repeat every combination once per seed
     description: str = ""  # what the experiment shows, in a sentence or two (for `cnnlab report`)
     claims: list[str] = []  # what the runs should show, checked by `cnnlab report`; see cnnlab/spec/claims.py
-
-    _swept: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _labels: dict[str, str] = PrivateAttr(default_factory=dict)  # swept key → "key=value" (spec.labels)
-    _set_labels: dict[str, str] = PrivateAttr(default_factory=dict)  # --set key → "key=value"
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)  # as written + overrides, for sweeps
 
     @model_validator(mode="after")
     def _early_stopping_needs_validation(self) -> Spec:
@@ -336,30 +200,6 @@ class Spec(Section):
             shown = " × ".join(str(n) for n in counts)
             raise ValueError(f"sweep: {shown} = {prod(counts):,} runs; one spec makes at most {MAX_RUNS:,}: "
                              f"split the experiment into several specs")
-        return self
-
-    @property
-    def swept(self) -> dict[str, Any]:
-        """The sweep values (dotted key → value) that made this run from its experiment."""
-        return self._swept
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """How this run's swept values read (`activation=relu`, `conv=#2[16,32]`): its headers and id."""
-        return self._labels
-
-    @property
-    def set_labels(self) -> dict[str, str]:
-        """How the `--set` overrides that configure this run read (`init=zeros`): part of its run id."""
-        return self._set_labels
-
-    def identity(self) -> dict[str, Any]:
-        """What makes this run one of its experiment beyond its resolved spec (swept values and their
-        labels, --set labels): for a process that rebuilds it with `with_identity`."""
-        return {"swept": self._swept, "labels": self._labels, "set_labels": self._set_labels}
-
-    def with_identity(self, identity: dict[str, Any]) -> Spec:
-        self._swept, self._labels, self._set_labels = identity["swept"], identity["labels"], identity["set_labels"]
         return self
 
     def resolved(self) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 
 from cnnlab.errors import UsageError
+from cnnlab.spec.experiment import RunSpec
 from cnnlab.spec.identity import identity_key
-from cnnlab.spec.schema import Spec
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def parse_shard(text: str) -> Shard:
     return Shard(index, count)
 
 
-def select_shard(runs: list[Spec], shard: Shard) -> list[Spec]:
+def select_shard(runs: list[RunSpec], shard: Shard) -> list[RunSpec]:
     """The runs of `shard`, in the sweep's order."""
     dealt = sorted(range(len(runs)), key=lambda i: identity_key(runs[i].resolved()))
     mine = set(dealt[shard.index - 1::shard.count])

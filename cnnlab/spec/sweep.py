@@ -1,24 +1,27 @@
-"""Sweep expansion: one resolved run spec per combination of swept values × seed."""
+"""Sweep expansion: one RunSpec per combination of swept values × seed."""
 
 from __future__ import annotations
 
 import itertools
 
 from cnnlab.spec.errors import SpecError
+from cnnlab.spec.experiment import Experiment, RunSpec
 from cnnlab.spec.labels import labels, value_label
 from cnnlab.spec.overrides import apply_override
 from cnnlab.spec.resolve import resolve
-from cnnlab.spec.schema import EXPERIMENT_KEYS, Spec
+from cnnlab.spec.schema import EXPERIMENT_KEYS
 
 
-def expand_runs(spec: Spec) -> list[Spec]:
-    """One resolved run spec per sweep combination × seed, in a stable order.
+def expand_runs(experiment: Experiment) -> list[RunSpec]:
+    """One run per sweep combination × seed, in a stable order (the sweep's keys and values as
+    written, then the seeds).
 
     Combinations are applied to the spec as the user wrote it (like `--set`), so sweeping
     `model.preset` brings each preset's own values."""
+    spec = experiment.spec
     keys = list(spec.sweep)
     seeds = spec.seeds if spec.seeds else [spec.seed]
-    base = {k: v for k, v in spec._raw.items() if k not in EXPERIMENT_KEYS}
+    base = {k: v for k, v in experiment.raw.items() if k not in EXPERIMENT_KEYS}
     runs = []
     for indices in itertools.product(*(range(len(spec.sweep[k])) for k in keys)):
         index = dict(zip(keys, indices, strict=True))
@@ -32,8 +35,5 @@ def expand_runs(spec: Spec) -> list[Spec]:
             except SpecError as err:
                 shown = ", ".join(f"{k}={value_label(v, index[k])}" for k, v in combo.items())
                 raise SpecError(f"sweep combination {shown}: {err}") from None
-            run._swept, run._labels, run._set_labels = combo, labels(combo, index), spec.set_labels
-            runs.append(run)
+            runs.append(RunSpec(run, combo, labels(combo, index), experiment.set_labels))
     return runs
-
-

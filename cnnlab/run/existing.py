@@ -1,9 +1,10 @@
-"""Re-running an experiment: skip what is done, find what can be resumed, and record the sweep.
+"""What the runs directory already holds of an experiment: its completed runs (skipped when the
+experiment is trained again), its stopped ones (continued by `--resume`), and sweep.yaml.
 
 A run is "done" when a directory of the same experiment holds the same run (cnnlab.spec.identity:
 the same resolved spec) with status completed. Failed, interrupted, stale and diverged runs are run
 again, into a new directory (the old one is kept), or with `--resume` the interrupted, failed and
-stale ones continue where they stopped.
+stale ones continue where they stopped. Torch-free; reads only.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.rundir.liveness import observed_status
-from cnnlab.rundir.records import RESUMABLE, RecordError, RunMeta, SweepRecord, read_json_record, read_text
+from cnnlab.rundir.records import RecordError, RunMeta, SweepRecord, read_json_record, read_text
 from cnnlab.rundir.store import experiment_dir
-from cnnlab.spec import Spec
 from cnnlab.spec.identity import canonical
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import YamlError, dump_yaml, load_yaml
@@ -37,41 +37,15 @@ def runs_by_status(experiment: Path, wanted: frozenset[str]) -> dict[str, Path]:
     return found
 
 
-def completed_specs(experiment: Path) -> dict[str, Path]:
+def completed_runs(experiment: Path) -> dict[str, Path]:
     """Run identity → directory, for every completed run of an experiment."""
     return runs_by_status(experiment, frozenset({"completed"}))
 
 
-def split_done(runs: list[Spec], runs_dir: Path, force: bool) -> tuple[list[Spec], list[tuple[Spec, Path]]]:
-    """(runs to do, [(skipped run, its completed directory)])."""
-    if force or not runs:
-        return runs, []
-    done = completed_specs(experiment_dir(runs_dir, runs[0].name))
-    todo, skipped = [], []
-    for run in runs:
-        found = done.get(canonical(run.resolved()))
-        if found is None:
-            todo.append(run)
-        else:
-            skipped.append((run, found))
-    return todo, skipped
-
-
-def resumable(runs: list[Spec], runs_dir: Path) -> dict[int, Path]:
-    """For `--resume`: index in `runs` → the run directory that run continues (its newest interrupted,
-    failed or stale directory); runs without one start afresh."""
-    if not runs:
-        return {}
-    found = runs_by_status(experiment_dir(runs_dir, runs[0].name), RESUMABLE)
-    return {i: found[key] for i, run in enumerate(runs) if (key := canonical(run.resolved())) in found}
-
-
-def write_sweep_record(spec: Spec, runs_dir: Path, command: str | None = None) -> Path:
+def write_sweep_record(record: SweepRecord, runs_dir: Path) -> Path:
     """runs/<name>/sweep.yaml: the experiment as written (with --set applied), so that `compare` can
     show the sweep as a unit and `report` can check its claims."""
-    path = experiment_dir(runs_dir, spec.name) / SWEEP_FILE
+    path = experiment_dir(runs_dir, record.name) / SWEEP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = SweepRecord(name=spec.name, sweep=spec.sweep, seeds=spec.seeds, description=spec.description,
-                         claims=spec.claims, command=command, spec=spec.resolved())
     write_text_atomic(path, dump_yaml(record.model_dump(mode="json")))
     return path

@@ -1,0 +1,79 @@
+"""What `cnnlab train` is asked to do, as one typed request: the planner's input (cnnlab.run.plan)
+and what every run records of the command that made it. Made once from the command line (or from
+Python), checked on creation, never changed. Torch-free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnlab.errors import UsageError
+from cnnlab.spec.shard import Shard
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """What `--backend ray` was given; None: decided when the cluster is known (see `cnnlab train --help`)."""
+
+    address: str | None = None  # None: a local Ray instance, started and stopped by this command
+    cpus_per_run: int | None = None
+    gpus_per_run: float | None = None
+    ship: bool | None = None  # None: ship when some node does not see the runs directory
+
+    def args(self) -> list[str]:
+        """The options as `cnnlab train` takes them."""
+        out = ["--backend", "ray"]
+        if self.address:
+            out += ["--address", self.address]
+        if self.cpus_per_run is not None:
+            out += ["--cpus-per-run", str(self.cpus_per_run)]
+        if self.gpus_per_run is not None:
+            out += ["--gpus-per-run", f"{self.gpus_per_run:g}"]
+        if self.ship is not None:
+            out.append("--ship" if self.ship else "--no-ship")
+        return out
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """`cnnlab train TARGET [options]`: an experiment spec to train (or, with `resume`, a run
+    directory to continue), how, and where."""
+
+    target: Path | None  # EXP.yaml, or with `resume` a run directory
+    overrides: tuple[str, ...] = ()  # `key.path=value`, applied in order
+    runs_dir: Path = Path("runs")
+    dry_run: bool = False  # plan and show; train nothing
+    jobs: int = 1  # runs at a time on this machine, in as many worker processes
+    force: bool = False  # train again the runs that completed
+    fail_fast: bool = False  # stop at the first failed run
+    resume: bool = False  # continue stopped runs from their last checkpoint
+    shard: Shard | None = None  # train only this shard of the sweep
+    ray: RayOptions | None = None  # run every run as a Ray task (--backend ray)
+
+    def __post_init__(self) -> None:
+        if self.target is None:
+            raise UsageError("missing EXP.yaml (or, with --resume, a run directory)")
+        if self.ray is not None and self.jobs > 1:
+            raise UsageError("--jobs does not apply with --backend ray: Ray runs as many at once as the cluster "
+                             "holds (--cpus-per-run, --gpus-per-run each)")
+
+    @property
+    def backend(self) -> str:
+        return "local" if self.ray is None else "ray"
+
+    def command(self, with_shard: bool = True) -> list[str]:
+        """The `cnnlab train` invocation that makes these runs, as each run's meta.json records it;
+        sweep.yaml records it without --shard (every shard of a sweep records the same)."""
+        line = ["cnnlab", "train", str(self.target), *(arg for item in self.overrides for arg in ("--set", item))]
+        if self.runs_dir != Path("runs"):
+            line += ["--runs-dir", str(self.runs_dir)]
+        if self.jobs > 1:
+            line.append(f"--jobs={self.jobs}")
+        for flag, given in (("--force", self.force), ("--fail-fast", self.fail_fast), ("--resume", self.resume)):
+            if given:
+                line.append(flag)
+        if self.ray is not None:
+            line += self.ray.args()
+        if with_shard and self.shard is not None:
+            line += ["--shard", str(self.shard)]
+        return line
