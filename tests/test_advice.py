@@ -1,6 +1,6 @@
 """Warnings that teach, once, in plain words with the number: a kernel larger than its input under
 `padding: same`, uneven same padding (instead of PyTorch's raw UserWarning), accuracy at chance, a
-loss that became NaN; the README's examples print exactly what the README shows; the layer syntax
+loss that became NaN; the examples in the README and docs/ print exactly what those pages show; the layer syntax
 that narrow tables use reads back as the same layer; the thread setting applied before torch loads."""
 
 from __future__ import annotations
@@ -104,17 +104,24 @@ def test_a_run_at_chance_says_so_after_its_summary(cli, tiny_spec, tmp_path):
 
 
 def readme_examples() -> list[tuple[str, list[str]]]:
-    """Every `$ cnnlab ...` command in the README's text blocks with the error and warning lines below it."""
-    examples, command = [], None
-    for line in (ROOT / "README.md").read_text().splitlines():
-        if line.startswith("$ cnnlab "):
-            command = (line[2:], [])
-            examples.append(command)
-        elif command and line.startswith(("error: ", "warning: ")):
-            command[1].append(line)
-        else:
-            command = None
+    """Every `$ cnnlab ...` command in the text blocks of README.md and docs/*.md with the error and
+    warning lines below it."""
+    examples = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        command = None
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if line.startswith("$ cnnlab "):
+                command = (line[2:], [])
+                examples.append(command)
+            elif command and line.startswith(("error: ", "warning: ")):
+                command[1].append(line)
+            else:
+                command = None
     return [example for example in examples if example[1]]
+
+
+def test_the_pages_show_examples_to_check():
+    assert len(readme_examples()) >= 3  # docs/spec.md: two errors and a kernel's two warnings
 
 
 @pytest.mark.parametrize(("command", "expected"), readme_examples())
