@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import platform
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from cnnlab.cli import app
 from cnnlab.compare.load import SpecReader, flatten_spec
 from cnnlab.compare.render import sparkline
+from cnnlab.rundir.liveness import now_iso
 from cnnlab.util.yamlio import dump_yaml
 
 runner = CliRunner()
@@ -70,7 +72,8 @@ def write_run(group: Path, spec: dict, *, status: str = "completed", test_acc: f
     (path / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     meta = {"status": status, "run_id": run_id, "name": spec["name"], "started": started, "ended": None,
             "duration_s": None, "seed": spec["seed"], "swept": {"model.activation": activation},
-            "device": "cpu", "versions": {}, "git_commit": None, "command": "cnnlab train", "error": None}
+            "device": "cpu", "versions": {}, "host": platform.node(), "pid": os.getpid(), "heartbeat": now_iso(),
+            "git_commit": None, "command": "cnnlab train", "error": None}
     (path / "meta.json").write_text(json.dumps(meta))
     lines = ["epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"]
     lines += [f"{e},{loss},0.5,0.4,{'' if acc is None else acc},0.05,2.5"
@@ -453,6 +456,24 @@ def test_broken_run_dirs_warn_in_one_line_and_never_trace_back(tmp_path: Path) -
     assert rows["gelu"]["final_val_acc_mean"] == pytest.approx(0.7)
 
 
+@pytest.mark.parametrize("record", ["meta.json", "summary.json", "sweep.yaml"])
+def test_a_file_of_a_newer_cnnlab_is_refused_in_one_line(tmp_path: Path, record: str) -> None:
+    """Whatever this cnnlab showed of it could be wrong: ls and compare stop with what to do."""
+    write_run(tmp_path, make_spec(activation="tanh"))
+    newer = write_run(tmp_path, make_spec(activation="relu"))
+    path = newer / record if record != "sweep.yaml" else tmp_path / record
+    if record == "sweep.yaml":
+        path.write_text(dump_yaml({"schema_version": 2, "name": "activations"}))
+    else:
+        path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 2}))
+    for command in ("ls", "compare"):
+        result = runner.invoke(app, [command, str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {path}: written by a newer cnnlab (schema 2; this one reads 1): " \
+                                "upgrade cnnlab\n"
+        assert result.stdout == ""
+
+
 def test_nothing_to_compare_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "runs").mkdir()
     assert "no runs found under" in fails(tmp_path / "runs")
@@ -553,10 +574,7 @@ def test_numbers_that_overflow_make_their_run_unreadable_and_the_rest_is_shown(t
 
 
 def test_a_running_run_whose_process_is_gone_shows_as_stale(tmp_path: Path) -> None:
-    import platform
     import subprocess
-
-    from cnnlab.rundir.liveness import now_iso
 
     dead_pid = subprocess.Popen(["true"])  # a process that has exited and been reaped: its pid names nothing
     dead_pid.wait()

@@ -72,6 +72,8 @@ def spoil(best: Path, how: str, tmp_path: Path) -> None:
         torch.save({"model": Hostile(str(tmp_path / "pwned")), "epoch": 1}, best)
     elif how == "wrong-keys":
         torch.save({"weights": {}, "epoch": 1}, best)
+    elif how == "newer-format":
+        torch.save({**torch.load(best, weights_only=True), "format": 3}, best)
     elif how == "other-architecture":
         torch.save({"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 1}, best)
     elif how == "unreadable":  # a directory where the file should be: unreadable even for root
@@ -87,6 +89,7 @@ def spoil(best: Path, how: str, tmp_path: Path) -> None:
         ("empty", "not a readable checkpoint (empty or cut short)"),
         ("hostile-pickle", "holds objects other than tensors and plain data (it would construct"),
         ("wrong-keys", "not a cnnlab checkpoint (expected a mapping with model weights and an epoch)"),
+        ("newer-format", "written by a newer cnnlab (checkpoint format 3; this one reads 2): upgrade cnnlab"),
         ("other-architecture", "its weights do not fit this run's model (Missing key(s) in state_dict"),
         ("unreadable", "cannot be read (Is a directory)"),
     ],

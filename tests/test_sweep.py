@@ -10,8 +10,9 @@ import pytest
 from cnnlab.run.launch import gpu_count
 from cnnlab.run.parallel import plan_jobs, slot_device
 from cnnlab.run.skip import split_done
+from cnnlab.rundir.records import RunMeta, json_text
 from cnnlab.spec import expand_runs, resolve
-from tests.conftest import TINY
+from tests.conftest import TINY, WRITTEN
 
 
 def statuses(runs: Path) -> list[str]:
@@ -63,7 +64,7 @@ def test_a_changed_spec_is_not_skipped(tmp_path):
     from cnnlab.util.yamlio import dump_yaml
 
     (run_dir / "spec.yaml").write_text(dump_yaml(runs[0].resolved()))
-    (run_dir / "meta.json").write_text(json.dumps({"status": "completed"}))
+    (run_dir / "meta.json").write_text(json_text(RunMeta(**WRITTEN, status="completed", run_id="done", name="x")))
     todo, skipped = split_done(runs, tmp_path, force=False)
     assert [r.train.epochs for r in todo] == [2] and skipped[0][1] == run_dir
     (run_dir / "meta.json").write_text("{not json")

@@ -21,6 +21,7 @@ from cnnlab.rundir.records import (
     MetricsRow,
     MissingRecord,
     Monitor,
+    NewerRecord,
     RecordError,
     RunMeta,
     RunSummary,
@@ -29,6 +30,7 @@ from cnnlab.rundir.records import (
     parse_json_record,
     parse_metrics,
     read_text,
+    validate_record,
 )
 from cnnlab.util.yamlio import YamlError, load_yaml
 
@@ -192,13 +194,16 @@ def _spec(folder: str, read_spec: SpecReader) -> dict[str, Any]:
 def _record(folder: str, name: str, cls: type, warn: Callable[[str], None], consequence: str,
             expected: bool = True):
     """The record in `folder/name`, or None with a warning saying the `consequence` (none for an absent
-    file that is not `expected` yet)."""
+    file that is not `expected` yet). A file of a newer cnnlab stops the reading: whatever this one
+    showed of it could be wrong, and what to do is the same for every such file."""
     path = os.path.join(folder, name)
     try:
         return parse_json_record(read_text(path), cls, path)
     except MissingRecord:
         if expected:
             warn(f"{folder}: {name} is missing; {consequence}")
+    except NewerRecord:
+        raise
     except RecordError as err:
         warn(f"{folder}: {name} is {err.reason}; {consequence}")
     return None
@@ -226,7 +231,7 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
         warn(str(err))
     if bad:
         warn(f"{path}: metrics.csv: skipped {bad} unreadable row(s)")
-    if summary is None:  # running, interrupted, or an older cnnlab: what metrics.csv shows (if anything)
+    if summary is None:  # not finished (or its summary unreadable): what metrics.csv shows (if anything)
         monitor = Monitor(config.get("train.monitor", "val_acc"), config.get("train.min_delta", 0.0))
         summary = RunSummary(**epoch_figures(rows, monitor)) if rows else RunSummary()
     metrics = {name: getattr(summary, metric.source or name) for name, metric in METRICS.items()}
@@ -235,7 +240,7 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
         path=path,
         run_id=meta.run_id if meta else path.name,
         status=status,
-        started=meta.started or "" if meta else "",
+        started=meta.started if meta else "",
         config=config,
         metrics=metrics,
         curves=curves,
@@ -248,11 +253,16 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
 def _load_sweep(group: Path, warn: Callable[[str], None]) -> Sweep | None:
     path = group / "sweep.yaml"
     try:
-        record = SweepRecord.model_validate(load_yaml(read_text(path)))
+        record = validate_record(load_yaml(read_text(path)), SweepRecord, path)
     except MissingRecord:
         return None
-    except (RecordError, YamlError, ValueError) as err:
-        warn(f"{group}: sweep.yaml is unreadable ({str(err).splitlines()[0]}); its runs are shown without it")
+    except NewerRecord:
+        raise
+    except RecordError as err:
+        warn(f"{group}: sweep.yaml is {err.reason}; its runs are shown without it")
+        return None
+    except YamlError as err:
+        warn(f"{group}: sweep.yaml is unreadable ({err}); its runs are shown without it")
         return None
     return Sweep(group, record.name, tuple(record.sweep), record)
 

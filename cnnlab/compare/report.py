@@ -112,7 +112,7 @@ def diagnostics_figure(experiment: Experiment, out: Path, warn: Callable[[str], 
     try:
         diagnosed, keys = diagnose(experiment.runs, warn)
         views = build_views(diagnosed, keys, None)
-    except CompareError:  # no diagnostics (older runs): the section goes without the figure
+    except CompareError:  # no diagnostics (train.diagnostics.every: 0): the section goes without the figure
         return None
     name = f"{_slug(experiment.name)}-diagnostics.png"
     plot_depth(views, out / name, title=f"{experiment.name}: gradient and activation std against depth")

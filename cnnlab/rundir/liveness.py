@@ -5,8 +5,7 @@ machine) cannot write its own status, so readers judge from what meta.json says 
 - anywhere: its heartbeat, rewritten every HEARTBEAT_S seconds while it runs, must be recent
   (this also catches a pid reused by another process after a reboot).
 
-A run that fails either test shows as `stale`. Files of older cnnlab versions have neither pid nor
-heartbeat: they show the status they hold.
+A run that fails either test shows as `stale`.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ def seconds_since(iso: str | None, now: datetime | None = None) -> float | None:
 
 
 def heartbeat_age(meta: RunMeta, now: datetime | None = None) -> float | None:
-    """Seconds since the run's last heartbeat; None when it has none (or an unreadable one)."""
+    """Seconds since the run's last heartbeat; None when it cannot be read."""
     return seconds_since(meta.heartbeat, now)
 
 
@@ -62,7 +61,7 @@ def observed_status(meta: RunMeta, now: datetime | None = None, host: str | None
     """meta.status, except `stale` for a `running` run whose process is gone."""
     if meta.status != "running":
         return meta.status
-    if meta.pid is not None and meta.host == (host or platform.node()) and not pid_alive(meta.pid):
+    if meta.host == (host or platform.node()) and not pid_alive(meta.pid):
         return "stale"
     age = heartbeat_age(meta, now)
     if age is not None and age > STALE_AFTER_S:

@@ -219,11 +219,7 @@ class Trainer:
     def restore(self, state: dict) -> None:
         """Continue from a last.pt written by `save_last` (after `setup`; every process, with the same
         `state`)."""
-        path = self._checkpoint("last.pt")
-        progress = state.get("progress")
-        if not isinstance(progress, dict):
-            raise checkpoint.CheckpointError(f"{path}: written by a cnnlab without exact resume (no progress "
-                                             f"record); train the spec again instead")
+        path, progress = self._checkpoint("last.pt"), state["progress"]
         checkpoint.load_weights(self.model, state, path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -234,7 +230,7 @@ class Trainer:
         mine = self.world.is_main  # the running sums are the total of all processes: rank 0 carries them
         self.partial = EpochSoFar(
             step=progress["step"], lr=progress["epoch_lr"], seen=progress["epoch_seen"],
-            timed=progress.get("epoch_timed", progress["epoch_seen"]), seconds=progress["epoch_seconds"],
+            timed=progress["epoch_timed"], seconds=progress["epoch_seconds"],
             shuffle_state=progress["random"]["shuffle"],
             loss_sum=_on(progress["epoch_loss_sum"], self.device, mine),
             correct=_on(progress["epoch_correct"], self.device, mine))
