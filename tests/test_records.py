@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.rundir.csv_files import METRIC_COLUMNS, parse_metrics
 from cnnlab.rundir.records import (
-    METRIC_COLUMNS,
     SCHEMA_VERSION,
     MetricsRow,
     Monitor,
@@ -19,7 +19,6 @@ from cnnlab.rundir.records import (
     RunSummary,
     epoch_figures,
     json_text,
-    parse_metrics,
     read_json_record,
 )
 from cnnlab.rundir.store import RunStore

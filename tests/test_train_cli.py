@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from cnnlab.rundir.records import METRIC_COLUMNS
+from cnnlab.rundir.csv_files import METRIC_COLUMNS
 from tests.conftest import TINY
 
 TINY_TRAIN = TINY["train"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.compare.metrics import METRICS, CompareError
+from cnnlab.rundir.csv_files import parse_metrics
 from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import (
     FINISHED,
@@ -28,7 +29,6 @@ from cnnlab.rundir.records import (
     SweepRecord,
     epoch_figures,
     parse_json_record,
-    parse_metrics,
     read_text,
     validate_record,
 )

@@ -1,5 +1,6 @@
 """What cnnlab writes into a run directory, as typed records: one definition for every writer and
-every reader (the trainer, `compare`, `eval`, the sweep's skip check).
+every reader (the trainer, `compare`, `eval`, the sweep's skip check). JSON reading and writing are
+here; the CSV files' in cnnlab.rundir.csv_files.
 
 The files of their own (meta.json, summary.json, sweep.yaml) carry a schema_version: a reader refuses
 a file of a newer schema than it knows, and ignores the unknown keys of its own schema (a field added
@@ -8,8 +9,6 @@ since). A malformed file is one RecordError line naming it.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,8 +189,6 @@ class MetricsRow(Record):
     seconds: OptionalFloat = None
 
 
-METRIC_COLUMNS = tuple(MetricsRow.model_fields)
-
 DIAGNOSTIC_STATISTICS: dict[str, str] = {
     "act_mean": "mean of the layer's activation (its output after the activation function) over the probe batch",
     "act_std": "standard deviation of that activation",
@@ -219,8 +216,6 @@ class DiagnosticsRow(Record):
     statistic: str  # a key of DIAGNOSTIC_STATISTICS
     value: float
 
-
-DIAGNOSTIC_COLUMNS = tuple(DiagnosticsRow.model_fields)
 
 
 class SweepRecord(FileRecord):
@@ -278,12 +273,13 @@ def epoch_figures(rows: Sequence[MetricsRow], monitor: Monitor) -> dict[str, Any
     }
 
 
-# ------------------------------------------------------------------------- reading and writing
+# ------------------------------------------------------------------------- JSON files
 
 R = TypeVar("R", bound=Record)
 
 
-def _problem(err: ValidationError) -> str:
+def validation_problem(err: ValidationError) -> str:
+    """The first thing pydantic found wrong, as `where: what`."""
     first = err.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"{where}: {first['msg']}" if where else first["msg"]
@@ -306,7 +302,7 @@ def parse_json_record(text: str, cls: type[R], path: str | Path) -> R:
         return cls.model_validate_json(text)
     except ValidationError as err:
         kind = "not valid JSON" if err.errors()[0]["type"] == "json_invalid" else "malformed"
-        raise RecordError(path, f"{kind} ({_problem(err)})") from None
+        raise RecordError(path, f"{kind} ({validation_problem(err)})") from None
     except _NewerSchema as err:
         raise NewerRecord(path, err.version) from None
 
@@ -316,7 +312,7 @@ def validate_record(data: Any, cls: type[R], path: str | Path) -> R:
     try:
         return cls.model_validate(data)
     except ValidationError as err:
-        raise RecordError(path, f"malformed ({_problem(err)})") from None
+        raise RecordError(path, f"malformed ({validation_problem(err)})") from None
     except _NewerSchema as err:
         raise NewerRecord(path, err.version) from None
 
@@ -329,73 +325,3 @@ def read_json_record(path: str | Path, cls: type[R]) -> R:
 def json_text(record: Record) -> str:
     """A record as the JSON cnnlab writes (indented, fields in definition order)."""
     return json.dumps(record.model_dump(mode="json"), indent=2) + "\n"
-
-
-def metrics_csv(rows: Sequence[MetricsRow]) -> str:
-    return records_csv(rows, METRIC_COLUMNS)
-
-
-def diagnostics_csv(rows: Sequence[DiagnosticsRow], header: bool = True) -> str:
-    """diagnostics.csv's lines for `rows` (without the header: lines to add to a file that has one)."""
-    return records_csv(rows, DIAGNOSTIC_COLUMNS, header)
-
-
-def records_csv(rows: Sequence[Record], columns: Sequence[str], header: bool = True) -> str:
-    """Records as CSV: a header of `columns`, one line per record, floats to 6 significant digits."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    if header:
-        writer.writerow(columns)
-    for row in rows:
-        writer.writerow(_csv_cell(getattr(row, column)) for column in columns)
-    return buf.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return value
-
-
-def parse_metrics(text: str, path: str | Path) -> tuple[list[MetricsRow], int]:
-    """metrics.csv's rows, a later row for the same epoch replacing an earlier one; and how many rows
-    could not be read. RecordError when there is no epoch column."""
-    lines = csv.reader(text.splitlines())
-    header = next(lines, None)
-    if header is None:  # created, no epoch finished yet
-        return [], 0
-    header = [name.strip() for name in header]
-    if "epoch" not in header:
-        raise RecordError(path, "no epoch column")
-    by_epoch: dict[int, MetricsRow] = {}
-    bad = 0
-    for cells in lines:
-        if not cells:
-            continue
-        try:
-            row = MetricsRow.model_validate(dict(zip(header, cells, strict=False)))
-        except ValidationError:
-            bad += 1
-            continue
-        by_epoch[row.epoch] = row
-    return [by_epoch[e] for e in sorted(by_epoch)], bad
-
-
-def parse_diagnostics(text: str, path: str | Path) -> list[DiagnosticsRow]:
-    """diagnostics.csv's rows; RecordError (naming the file and the line) for a file that is not one."""
-    lines = csv.reader(text.splitlines())
-    header = [name.strip() for name in next(lines, [])]
-    missing = [column for column in DIAGNOSTIC_COLUMNS if column not in header]
-    if missing:
-        raise RecordError(path, f"not a diagnostics file (no {', '.join(missing)} column)")
-    rows = []
-    for number, cells in enumerate(lines, 2):
-        if not cells:
-            continue
-        try:
-            rows.append(DiagnosticsRow.model_validate(dict(zip(header, cells, strict=False))))
-        except ValidationError as err:
-            raise RecordError(path, f"line {number}: {_problem(err)}") from None
-    return rows
