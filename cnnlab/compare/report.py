@@ -25,10 +25,10 @@ from cnnlab.compare.claims import (
     check_experiment,
 )
 from cnnlab.compare.diagnose import diagnose
-from cnnlab.compare.inspect import build_views
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.metrics import CompareError, parse_columns
 from cnnlab.compare.render import render_markdown
+from cnnlab.compare.views import build_views
 from cnnlab.rundir.records import SweepRecord
 from cnnlab.spec.claims import ClaimError
 from cnnlab.util.files import write_text_atomic
