@@ -2,7 +2,8 @@
 
 An entry is a plain function. Its positional-only parameters are the context cnnlab supplies
 (a tensor to initialize, a channel count ...); its keyword-only parameters are the options a user
-may set in the spec, each with a default and a type annotation. So
+may set in the spec, each with a default and a type annotation (a keyword-only dataclass is such a
+function too: its fields are the options, where other code shares them). So
 
     @ACTIVATIONS.register("leaky_relu", "max(x, a·x)")
     def leaky_relu(*, negative_slope: float = 0.01): ...
