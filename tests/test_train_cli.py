@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -267,6 +268,37 @@ def test_a_run_claimed_by_another_process_is_skipped(cli, tiny_spec, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"skipped: another cnnlab process is training it now (pid {os.getpid()}" in result.output
     assert not list(runs.glob("tiny/*"))
+
+
+WINDOWS_CLAIM = """
+import fcntl, os, platform, sys, types
+from pathlib import Path
+
+def locking(fd, mode, nbytes):  # Windows' byte lock, played by flock: refused while another holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise PermissionError(13, "Permission denied") from None
+
+sys.modules["msvcrt"] = types.SimpleNamespace(LK_NBLCK=2, locking=locking)
+sys.modules["fcntl"] = None  # as on Windows: `import fcntl` fails
+sys.platform = "win32"
+from cnnlab.rundir.claim import ClaimHeld, RunClaim
+with RunClaim.acquire(Path(sys.argv[1]), "key"):
+    try:
+        RunClaim.acquire(Path(sys.argv[1]), "key")
+    except ClaimHeld as held:
+        print(os.getpid(), held.holder, sep="|")
+"""
+
+
+def test_the_claim_needs_no_fcntl_where_there_is_none(tmp_path):
+    """On Windows the claim is msvcrt's lock; the second process learns who holds the run."""
+    done = subprocess.run([sys.executable, "-c", WINDOWS_CLAIM, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid, holder = done.stdout.strip().split("|")
+    assert holder == f"pid {pid} on {platform.node()}"
 
 
 @pytest.mark.slow
