@@ -225,6 +225,34 @@ def test_option_of_a_choice_gets_a_column_when_it_varies(tmp_path: Path) -> None
     assert {r["model.activation.negative_slope"] for r in rows} == {0.01, 0.2, None}
 
 
+def pooled(pool: dict | None, stride: int = 1) -> dict:
+    spec = make_spec()
+    spec["model"]["conv"] = [{"out_channels": 16, "kernel_size": [3, 3], "stride": [stride, stride], "pool": pool}]
+    return spec
+
+
+MAX_POOL = {"type": "max", "kernel_size": [2, 2], "stride": [2, 2]}
+
+
+@pytest.mark.parametrize(("pools", "keys"), [
+    ([MAX_POOL, {**MAX_POOL, "type": "avg"}, None], ["model.conv[0].stride", "model.conv[0].pool.type"]),
+    ([MAX_POOL, None], ["model.conv[0].stride", "model.conv[0].pool.type"]),  # pool.type alone says there is one
+    ([MAX_POOL, {**MAX_POOL, "kernel_size": [3, 3]}, None],
+     ["model.conv[0].stride", "model.conv[0].pool.kernel_size"]),
+])
+def test_a_layer_without_a_pool_beside_pooled_ones_shows_null_under_the_pool_key_that_differs(
+        tmp_path: Path, pools: list, keys: list[str]) -> None:
+    """Not `model.conv[0].pool` (null, or blank for a mapping) beside `model.conv[0].pool.type`."""
+    for pool in pools:
+        write_run(tmp_path, pooled(pool, stride=1 if pool else 2))
+    (header, *_) = csv.reader(io.StringIO(ok(tmp_path, "--format", "csv")))
+    assert [h for h in header if h.startswith("model.")] == keys
+    rows = as_json(tmp_path)
+    assert {r["model.conv[0].stride"][0]: r[keys[1]] for r in rows if r[keys[1]] is None} == {2: None}
+    table = ok(tmp_path)
+    assert "model.conv[0].pool " not in table and "null" in table
+
+
 def test_depth_shows_as_the_length_of_the_layer_list(tmp_path: Path) -> None:
     for depth in (1, 2, 3):
         spec = make_spec()

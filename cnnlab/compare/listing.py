@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from cnnlab.compare.load import MISSING, Run, load_runs
+from cnnlab.compare.load import MISSING, Run, load_runs, spec_value
 from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.render import FORMATTERS, STATUS_STYLES
@@ -87,7 +87,7 @@ def _below(key: str, swept: str) -> bool:
 
 def _cell(run: Run, key: str) -> Any:
     swept = _swept(run)
-    return swept[key] if key in swept else run.config.get(key, MISSING)
+    return swept[key] if key in swept else spec_value(run.config, key)
 
 
 def _plain(value: Any) -> Any:

@@ -112,6 +112,22 @@ def _flatten(value: Any, key: str, out: dict[str, Any]) -> None:
         out[key] = hashable(value)
 
 
+PARENT_KEY = re.compile(r"^(?!len\()(.+)(?:\.[^.\[\]]+|\[\d+\])$")  # `a.b[2].c` → `a.b[2]` → `a.b` → `a`
+
+
+def spec_value(config: dict[str, Any], key: str) -> Any:
+    """A flattened spec's value under `key`; where the spec has no such key because a key above it is
+    null (`model.conv[0].pool.type` of a layer whose `pool` is null), null; otherwise MISSING."""
+    at = key
+    while at not in config:
+        parent = PARENT_KEY.match(at)
+        if parent is None:
+            return MISSING
+        at = parent.group(1)
+    value = config[at]
+    return value if at == key or value is None else MISSING
+
+
 def hashable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(hashable(v) for v in value)

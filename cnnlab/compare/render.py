@@ -122,7 +122,7 @@ def _cell(row: Row, column: str, scale: tuple[float, float]) -> str:
         return SPECIAL_CELLS[column](row, scale)
     if column in METRICS:
         return format_stat(column, row.stats[column])
-    return format_plain(row.config.get(column, MISSING))
+    return format_plain(row.value(column))
 
 
 def text_table(comparison: Comparison) -> tuple[list[str], list[str], list[list[str]]]:
@@ -244,7 +244,7 @@ def records(comparison: Comparison) -> list[dict[str, Any]]:
             record["run_id"] = row.run_id
             record["path"] = str(row.runs[0].path)
         for key in comparison.keys:
-            value = row.config.get(key, MISSING)
+            value = row.value(key)
             record[key] = None if value is MISSING else _plain(value)
         if comparison.aggregated:
             record["n"] = len(row.used)

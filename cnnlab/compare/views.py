@@ -46,6 +46,6 @@ def build_views(diagnosed: Sequence[Diagnosed], keys: Sequence[str], epoch: int 
         if chosen not in recorded:
             raise CompareError(f"--epoch {epoch}: not recorded for {label} (recorded: "
                                f"{', '.join(map(str, recorded))})")
-        config = {k: None if (v := d.row.config.get(k, MISSING)) is MISSING else v for k in keys}
+        config = {k: None if (v := d.row.value(k)) is MISSING else v for k in keys}
         views.append(View(label, d, chosen, config))
     return views
