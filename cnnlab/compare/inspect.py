@@ -14,15 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
 from cnnlab.compare.diagnose import diagnose
 from cnnlab.compare.flags import LayerStats
 from cnnlab.compare.load import load_runs
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.views import View, build_views
+from cnnlab.util.table import Column, TextTable, print_table
+from cnnlab.util.terminal import console_for
 from cnnlab.util.text import markdown_table, plural
 
 COLUMNS: dict[str, str] = {
@@ -98,20 +96,19 @@ def _heading(epoch: int) -> str:
 
 
 def render_table(views: Sequence[View], stream: TextIO) -> None:
-    console = Console(file=stream, highlight=False, width=None if stream.isatty() else 160)
+    """Per configuration, a table of its layers at init and at the chosen epoch (cnnlab.util.table),
+    each followed by the flags it raises."""
+    console = console_for(stream)
     for i, view in enumerate(views):
         console.print(("\n" if i else "") + view.label, style="bold", markup=False)
         for epoch in view.epochs:
             layers = view.diagnosed.at(epoch)
             columns = _columns(layers)
-            table = Table(title=_heading(epoch), title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
-            table.add_column("layer")
-            table.add_column("activation")
-            for statistic in columns:
-                table.add_column(COLUMNS[statistic], justify="right", no_wrap=True)
-            for cells in _rows(layers, columns):
-                table.add_row(*cells)
-            console.print(table)
+            rows = _rows(layers, columns)
+            headers = ["layer", "activation", *(COLUMNS[s] for s in columns)]
+            table = [Column(header, [row[j] for row in rows], "right" if j >= 2 else "left")
+                     for j, header in enumerate(headers)]
+            print_table(TextTable(table, title=_heading(epoch)), console)
             for flag in view.flags(epoch):
                 console.print(f"  ⚑ {flag.text}", style="yellow", markup=False)
     console.print(LEGEND, style="dim", markup=False)
