@@ -130,9 +130,18 @@ def test_user_errors_are_one_line(cli, tiny_spec, tmp_path, args, expected):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
-def test_missing_spec_file(cli, tmp_path):
+def test_a_missing_spec_file_suggests_the_closest_one_beside_it(cli, tmp_path, monkeypatch):
     result = cli("train", tmp_path / "nope.yaml")
-    assert result.exit_code == 2 and "nope.yaml: no such file" in result.stderr
+    assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.yaml'}: no such file\n"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    for name in ("quickstart.yaml", "depth.yaml"):
+        (tmp_path / "experiments" / name).write_text("name: x\n")
+    result = cli("train", "experiments/quickstrat.yaml", "--dry-run")
+    assert result.exit_code == 2
+    assert result.stderr == ('error: experiments/quickstrat.yaml: no such file '
+                             '(did you mean "experiments/quickstart.yaml"?)\n')
+    assert "did you mean" not in cli("train", "nowhere/quickstrat.yaml").stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
