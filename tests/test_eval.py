@@ -49,6 +49,18 @@ def test_eval_of_something_that_is_not_a_run(cli, tmp_path):
     assert result.exit_code == 2 and "no runs here (a run directory holds meta.json or spec.yaml)" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["eval", "inspect", "compare", "ls"])
+def test_a_spec_file_where_runs_are_expected_says_where_its_runs_are(cli, monkeypatch, tmp_path, command):
+    monkeypatch.chdir(tmp_path)
+    spec = Path("experiments") / "tiny.yaml"
+    spec.parent.mkdir()
+    spec.write_text("name: tiny\n")
+    result = cli(command, spec)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {spec} is a spec file, where a run or a runs folder was expected; cnnlab "
+                             f"train puts its runs in runs/tiny/: name that folder or a run in it\n")
+
+
 class Hostile:
     """Unpickled without weights_only, this would create a file (as any code could run)."""
 

@@ -34,7 +34,9 @@ from cnnlab.rundir.records import (
 )
 from cnnlab.util.yamlio import YamlError, load_yaml
 
+DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory
 RUN_MARKERS = ("meta.json", "spec.yaml")  # a directory holding either is a run directory
+SPEC_SUFFIXES = (".yaml", ".yml")
 IDENTITY_KEYS = frozenset({"seed"})  # runs that differ only in it are one configuration (of one experiment)
 STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "stale", "failed", "unknown")
 MISSING = object()  # a key a run's spec does not have (differs from an explicit null)
@@ -141,11 +143,26 @@ def find_run_dirs(paths: Sequence[Path]) -> list[Path]:
     found: dict[str, Path] = {}
     for root in paths:
         if not root.is_dir():
-            raise CompareError(f"{root} {'is not a directory' if root.exists() else 'does not exist'}")
+            raise CompareError(no_runs_at(root))
         real = os.path.realpath(root)  # the walk follows no links, so below root paths are unique
         for dirpath in _walk(str(root)):
             found.setdefault(real + dirpath[len(str(root)) :], Path(dirpath))
     return list(found.values())
+
+
+def no_runs_at(path: Path) -> str:
+    """Why `path`, which is no directory, holds no runs; for a spec file, where its runs are."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if path.suffix not in SPEC_SUFFIXES:
+        return f"{path} is not a directory"
+    try:
+        name = load_yaml(read_text(path)).get("name")
+    except (RecordError, YamlError, AttributeError):  # not readable, or not a mapping: no name to go by
+        name = None
+    folder = DEFAULT_RUNS / (name if isinstance(name, str) else "<name>")
+    return (f"{path} is a spec file, where a run or a runs folder was expected; cnnlab train puts its runs in "
+            f"{folder}/: name that folder or a run in it")
 
 
 def _walk(root: str) -> Iterator[str]:
