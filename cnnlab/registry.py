@@ -35,9 +35,13 @@ class RegistryError(ValueError):
 
 
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    """' (did you mean "x"?)' for the closest choice, case aside (ReLU: "relu"), or '' when nothing is
+    close. Names are matched exactly elsewhere: a name has one spelling in specs, run ids and files."""
+    spelled: dict[str, str] = {}
+    for choice in choices:
+        spelled.setdefault(choice.lower(), choice)
+    close = difflib.get_close_matches(word.lower(), list(spelled), n=1, cutoff=0.6)
+    return f' (did you mean "{spelled[close[0]]}"?)' if close else ""
 
 
 @dataclass(frozen=True)

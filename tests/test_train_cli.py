@@ -130,6 +130,17 @@ def test_user_errors_are_one_line(cli, tiny_spec, tmp_path, args, expected):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("override", "suggested"), [
+    ("model.activation=ReLU", "model.activation: unknown activation 'ReLU' (did you mean \"relu\"?)"),
+    ("train.optimizer=SGD", "train.optimizer: unknown optimizer 'SGD' (did you mean \"sgd\"?)"),
+    ("model.conv[0].pool.type=Max", "model.conv[0].pool.type: unknown pool 'Max' (did you mean \"max\"?)"),
+])
+def test_a_registry_name_in_other_letter_case_is_refused_with_its_spelling(cli, tiny_spec, override, suggested):
+    """Names have one spelling (in specs, run ids, files): ReLU is refused, suggesting relu."""
+    result = cli("train", tiny_spec(), "--set", override, "--dry-run")
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {suggested}; choose one of: ")
+
+
 def test_a_missing_spec_file_suggests_the_closest_one_beside_it(cli, tmp_path, monkeypatch):
     result = cli("train", tmp_path / "nope.yaml")
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.yaml'}: no such file\n"
