@@ -129,7 +129,8 @@ def write_runs(root: Path, count: int, unique: bool = False) -> None:
         meta = {"status": "completed", "run_id": run_id, "name": group.name, "started": "2026-11-27T04:12:00",
                 "ended": "2026-11-27T04:13:00", "duration_s": 31.0, "seed": seed,
                 "swept": {"model.activation": activation, "train.optimizer.lr": lr}, "device": "cpu",
-                "versions": {"cnnlab": "0.1.0", "torch": "2.14.1"}, "git_commit": None,
+                "versions": {"cnnlab": "0.1.0", "torch": "2.14.1"}, "host": "bench", "pid": 1,
+                "heartbeat": "2026-11-27T04:13:00", "git_commit": None,
                 "command": "cnnlab train sweep.yaml", "error": None}
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
         accs = sorted(rng.uniform(0.2, 0.95) for _ in range(EPOCHS))

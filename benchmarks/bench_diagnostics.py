@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from cnnlab.data import writers
+from cnnlab import testing
 from cnnlab.run.execute import execute_run
 from cnnlab.spec import RunSpec, Spec, load_spec
 from cnnlab.train import diagnostics
@@ -75,7 +75,7 @@ def spec_for(name: str, args: argparse.Namespace, on: bool) -> Spec:
     if name == "lenet5_mnist":
         root = args.data / "mnist"
         if not root.exists():
-            writers.write_synthetic("mnist", root, 60_000, 10_000)
+            testing.write_synthetic("mnist", root, 60_000, 10_000)
         overrides.append(f"data.root={root}")
     if args.epochs:
         overrides.append(f"train.epochs={args.epochs}")

@@ -14,13 +14,14 @@ import time
 import numpy as np
 
 from cnnlab.data.shapes_dataset import CLASS_NAMES, generate
+from cnnlab.data.shapes_options import ShapesDrawing
 
 
 def median_seconds(repeats: int, n: int, **options) -> float:
     times = []
     for seed in range(repeats):
         start = time.perf_counter()
-        generate(n, seed=seed, **options)
+        generate(n, ShapesDrawing(**options), seed=seed)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -32,7 +33,7 @@ def save_grid(path: str, per_class: int = 8, **options) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    images, labels = generate(per_class * len(CLASS_NAMES), **options)  # balanced: per_class of each
+    images, labels = generate(per_class * len(CLASS_NAMES), ShapesDrawing(**options))  # balanced: per_class of each
     fig, axes = plt.subplots(len(CLASS_NAMES), per_class, figsize=(per_class * 1.1, len(CLASS_NAMES) * 1.2))
     for label, name in enumerate(CLASS_NAMES):
         for ax, index in zip(axes[label], np.flatnonzero(labels == label), strict=True):

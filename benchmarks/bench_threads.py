@@ -32,6 +32,21 @@ a session), so that the scheduler gives it the cores almost whole (weight 88,761
 each other session): the other work then barely competes, and the scenarios are the contention the
 benchmark makes itself. Ratios are medians of the ratios
 within one repetition (paired), so that load drifting between repetitions hits both sides alike.
+
+What it showed, on 2 cores (the grounds of cnnlab.train.threads): OpenMP's idle threads spin (busy-wait)
+before they sleep, so that the next parallel region starts at once; on a quiet machine that is what
+makes two threads fast, but when other processes want the same cores each parallel region waits for a
+thread that has no core, while the spinning ones burn the cores the others need: two trainings at once
+on two cores each kept 3% of the speed one had alone. With GOMP_SPINCOUNT=1000 (300,000 by default;
+1,000 is what GNU OpenMP itself falls back to when it sees more threads than CPUs), against the hand
+loop with torch's defaults: alone, 1.13× the hand loop (1.38× with the default spin, 1.02× with
+OMP_WAIT_POLICY=PASSIVE, which never spins); beside a second training, 56% of its speed alone kept (3%
+with the default spin, 69% with PASSIVE); beside a busy loop, 58% (26%, 65%). One thread degrades
+least (97–101% of its speed kept in both cases, 1.11× the hand loop alone), but cnnlab does not choose
+the thread count from the machine's load: the count changes how sums are split, so a run's numbers
+would depend on what else was running. torch's default (the physical cores) stays; `train.threads: 1`
+is the choice for a machine known to be busy, and parallel sweeps (--jobs) already split the cores. A
+user who set OMP_WAIT_POLICY, GOMP_SPINCOUNT or OMP_NUM_THREADS keeps their choice.
 """
 
 from __future__ import annotations

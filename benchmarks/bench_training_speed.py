@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
-from cnnlab.data import writers
+from cnnlab import testing
 from cnnlab.data.pipeline import load_data
 from cnnlab.data.torchvision_sources import without_checksums
 from cnnlab.models.builder import build_model
@@ -60,7 +60,7 @@ DATASETS = {  # name → (train size, test size, --set overrides of the experime
 
 def write_data(root: Path, name: str) -> None:
     n_train, n_test, _ = DATASETS[name]
-    writers.write_synthetic(name, root, n_train, n_test)
+    testing.write_synthetic(name, root, n_train, n_test)
 
 
 def experiment(name: str, root: Path, args: argparse.Namespace) -> Spec:

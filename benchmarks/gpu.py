@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from cnnlab.data import writers
+from cnnlab import testing
 from cnnlab.data.pipeline import load_data
 from cnnlab.models.builder import build_model
 from cnnlab.shape.plan import build_plan
@@ -224,7 +224,7 @@ def main() -> None:
     for model in (m for m in models(args.small) if m.name in args.models):
         root = args.data / f"{model.dataset}-{model.train}"
         if not root.exists():
-            writers.write_synthetic(model.dataset, root, model.train, model.test)
+            testing.write_synthetic(model.dataset, root, model.train, model.test)
         for setting in args.settings:
             spec = run_spec(model, root, setting, args.epochs, device)
             ours, hand = [], []

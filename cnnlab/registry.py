@@ -2,7 +2,8 @@
 
 An entry is a plain function. Its positional-only parameters are the context cnnlab supplies
 (a tensor to initialize, a channel count ...); its keyword-only parameters are the options a user
-may set in the spec, each with a default and a type annotation. So
+may set in the spec, each with a default and a type annotation (a keyword-only dataclass is such a
+function too: its fields are the options, where other code shares them). So
 
     @ACTIVATIONS.register("leaky_relu", "max(x, a·x)")
     def leaky_relu(*, negative_slope: float = 0.01): ...
@@ -34,9 +35,13 @@ class RegistryError(ValueError):
 
 
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    """' (did you mean "x"?)' for the closest choice, case aside (ReLU: "relu"), or '' when nothing is
+    close. Names are matched exactly elsewhere: a name has one spelling in specs, run ids and files."""
+    spelled: dict[str, str] = {}
+    for choice in choices:
+        spelled.setdefault(choice.lower(), choice)
+    close = difflib.get_close_matches(word.lower(), list(spelled), n=1, cutoff=0.6)
+    return f' (did you mean "{spelled[close[0]]}"?)' if close else ""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,11 @@ TINY = {
     "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "threads": 1},
 }
 
+WRITTEN = {  # what every meta.json holds from the run's creation on, for hand-made run directories of finished runs
+    "started": "2026-11-28T00:00:00+00:00", "seed": 0, "swept": {}, "versions": {"cnnlab": "0.1.0"},
+    "host": "test-host", "pid": 1, "heartbeat": "2026-11-28T00:00:02+00:00", "command": "cnnlab train tiny.yaml",
+}
+
 
 @pytest.fixture
 def tiny_spec(tmp_path: Path):
@@ -118,12 +123,12 @@ def make_run():
         rows = [MetricsRow(epoch=e, train_loss=1.0 / e, train_acc=0.5, val_loss=0.5, val_acc=acc, lr=0.1,
                            seconds=1.0) for e, acc in enumerate(val_acc, start=1)]
         store.write_metrics(rows)
-        store.write("meta.json", RunMeta(status=status, run_id=store.path.name, name=group.name, seed=seed,
-                                         swept=swept, started=f"2026-11-28T00:00:{next(counter) % 60:02d}",
-                                         duration_s=2.0, versions={"cnnlab": "0.1.0"}, machine="test machine"))
+        store.write("meta.json", RunMeta(**{**WRITTEN, "status": status, "run_id": store.path.name, "name": group.name,
+                                            "seed": seed, "swept": swept, "duration_s": 2.0, "machine": "test machine",
+                                            "started": f"2026-11-28T00:00:{next(counter) % 60:02d}"}))
         if status in ("completed", "diverged"):
             store.write("summary.json", RunSummary(**epoch_figures(rows, Monitor()), test_acc=test_acc,
-                                                   classes=[str(c) for c in range(classes)]))
+                                                   chance_acc=1 / classes, classes=[str(c) for c in range(classes)]))
         return store.path
 
     return write

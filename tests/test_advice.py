@@ -62,7 +62,8 @@ def test_shape_says_the_warnings_on_stderr_once(monkeypatch):
 
 
 def summary(test_acc, chance=None, classes=8, test=2000, **extra) -> RunSummary:
-    return RunSummary(test_acc=test_acc, chance_acc=chance, classes=[str(i) for i in range(classes)],
+    """A summary as the trainer writes it; `chance` defaults to that of balanced classes."""
+    return RunSummary(test_acc=test_acc, chance_acc=chance or 1 / classes, classes=[str(i) for i in range(classes)],
                       split_sizes={"test": test}, **extra)
 
 

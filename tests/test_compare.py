@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import platform
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from cnnlab.cli import app
 from cnnlab.compare.load import SpecReader, flatten_spec
 from cnnlab.compare.render import sparkline
+from cnnlab.rundir.liveness import now_iso
 from cnnlab.util.yamlio import dump_yaml
 
 runner = CliRunner()
@@ -70,7 +72,8 @@ def write_run(group: Path, spec: dict, *, status: str = "completed", test_acc: f
     (path / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     meta = {"status": status, "run_id": run_id, "name": spec["name"], "started": started, "ended": None,
             "duration_s": None, "seed": spec["seed"], "swept": {"model.activation": activation},
-            "device": "cpu", "versions": {}, "git_commit": None, "command": "cnnlab train", "error": None}
+            "device": "cpu", "versions": {}, "host": platform.node(), "pid": os.getpid(), "heartbeat": now_iso(),
+            "git_commit": None, "command": "cnnlab train", "error": None}
     (path / "meta.json").write_text(json.dumps(meta))
     lines = ["epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"]
     lines += [f"{e},{loss},0.5,0.4,{'' if acc is None else acc},0.05,2.5"
@@ -220,6 +223,34 @@ def test_option_of_a_choice_gets_a_column_when_it_varies(tmp_path: Path) -> None
     write_run(tmp_path, make_spec(activation="relu"))
     rows = as_json(tmp_path)
     assert {r["model.activation.negative_slope"] for r in rows} == {0.01, 0.2, None}
+
+
+def pooled(pool: dict | None, stride: int = 1) -> dict:
+    spec = make_spec()
+    spec["model"]["conv"] = [{"out_channels": 16, "kernel_size": [3, 3], "stride": [stride, stride], "pool": pool}]
+    return spec
+
+
+MAX_POOL = {"type": "max", "kernel_size": [2, 2], "stride": [2, 2]}
+
+
+@pytest.mark.parametrize(("pools", "keys"), [
+    ([MAX_POOL, {**MAX_POOL, "type": "avg"}, None], ["model.conv[0].stride", "model.conv[0].pool.type"]),
+    ([MAX_POOL, None], ["model.conv[0].stride", "model.conv[0].pool.type"]),  # pool.type alone says there is one
+    ([MAX_POOL, {**MAX_POOL, "kernel_size": [3, 3]}, None],
+     ["model.conv[0].stride", "model.conv[0].pool.kernel_size"]),
+])
+def test_a_layer_without_a_pool_beside_pooled_ones_shows_null_under_the_pool_key_that_differs(
+        tmp_path: Path, pools: list, keys: list[str]) -> None:
+    """Not `model.conv[0].pool` (null, or blank for a mapping) beside `model.conv[0].pool.type`."""
+    for pool in pools:
+        write_run(tmp_path, pooled(pool, stride=1 if pool else 2))
+    (header, *_) = csv.reader(io.StringIO(ok(tmp_path, "--format", "csv")))
+    assert [h for h in header if h.startswith("model.")] == keys
+    rows = as_json(tmp_path)
+    assert {r["model.conv[0].stride"][0]: r[keys[1]] for r in rows if r[keys[1]] is None} == {2: None}
+    table = ok(tmp_path)
+    assert "model.conv[0].pool " not in table and "null" in table
 
 
 def test_depth_shows_as_the_length_of_the_layer_list(tmp_path: Path) -> None:
@@ -453,6 +484,24 @@ def test_broken_run_dirs_warn_in_one_line_and_never_trace_back(tmp_path: Path) -
     assert rows["gelu"]["final_val_acc_mean"] == pytest.approx(0.7)
 
 
+@pytest.mark.parametrize("record", ["meta.json", "summary.json", "sweep.yaml"])
+def test_a_file_of_a_newer_cnnlab_is_refused_in_one_line(tmp_path: Path, record: str) -> None:
+    """Whatever this cnnlab showed of it could be wrong: ls and compare stop with what to do."""
+    write_run(tmp_path, make_spec(activation="tanh"))
+    newer = write_run(tmp_path, make_spec(activation="relu"))
+    path = newer / record if record != "sweep.yaml" else tmp_path / record
+    if record == "sweep.yaml":
+        path.write_text(dump_yaml({"schema_version": 2, "name": "activations"}))
+    else:
+        path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 2}))
+    for command in ("ls", "compare"):
+        result = runner.invoke(app, [command, str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {path}: written by a newer cnnlab (schema 2; this one reads 1): " \
+                                "upgrade cnnlab\n"
+        assert result.stdout == ""
+
+
 def test_nothing_to_compare_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "runs").mkdir()
     assert "no runs found under" in fails(tmp_path / "runs")
@@ -553,10 +602,7 @@ def test_numbers_that_overflow_make_their_run_unreadable_and_the_rest_is_shown(t
 
 
 def test_a_running_run_whose_process_is_gone_shows_as_stale(tmp_path: Path) -> None:
-    import platform
     import subprocess
-
-    from cnnlab.rundir.liveness import now_iso
 
     dead_pid = subprocess.Popen(["true"])  # a process that has exited and been reaped: its pid names nothing
     dead_pid.wait()

@@ -15,8 +15,8 @@ from cnnlab.data.imagefolder import TEST_SPLIT_SEED
 from cnnlab.data.pipeline import load_data
 from cnnlab.data.resolve import dataset_info, dataset_source
 from cnnlab.data.source import CACHE_DIR, DatasetCorruptError, DatasetError, DatasetMissingError
-from cnnlab.data.writers import synthetic_images, write_imagefolder
 from cnnlab.spec import resolve
+from cnnlab.testing import synthetic_images, write_imagefolder
 
 NAMES = ("cat", "dog", "horse")
 

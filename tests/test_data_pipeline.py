@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab.data import normalize, writers
+from cnnlab import testing
+from cnnlab.data import normalize
 from cnnlab.data.classes import ClassSelectionError
 from cnnlab.data.normalize import Normalizer, channel_stats
 from cnnlab.data.pipeline import Batches, Split, load_data
@@ -25,14 +26,14 @@ CPU = torch.device("cpu")
 def mnist_root(tmp_path_factory) -> Path:
     """100 training images per digit, 20 test images per digit, in the MNIST IDX layout."""
     root = tmp_path_factory.mktemp("data")
-    writers.write_synthetic("mnist", root, 1000, 200)
+    testing.write_synthetic("mnist", root, 1000, 200)
     return root
 
 
 @pytest.fixture(scope="module")
 def cifar_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
-    writers.write_synthetic("cifar10", root, 300, 100)
+    testing.write_synthetic("cifar10", root, 300, 100)
     return root
 
 
@@ -141,8 +142,8 @@ def test_class_selection_errors_are_one_line_before_any_data(data, expected):
 
 
 def test_a_class_with_no_images_left_is_an_error(tmp_path):
-    train = writers.synthetic_images(40, (1, 28, 28), 2)
-    writers.write_mnist(tmp_path, train, train)  # only digits 0 and 1
+    train = testing.synthetic_images(40, (1, 28, 28), 2)
+    testing.write_mnist(tmp_path, train, train)  # only digits 0 and 1
     with pytest.raises(DatasetError, match="the training split of mnist has no images of the chosen classes"):
         load(tmp_path, classes=[5, 7])
 
@@ -227,7 +228,7 @@ def test_fixed_values_must_match_the_channels():
 
 
 def test_statistics_are_cached_next_to_the_data_and_follow_the_options(tmp_path, monkeypatch):
-    writers.write_synthetic("mnist", tmp_path, 200, 50)
+    testing.write_synthetic("mnist", tmp_path, 200, 50)
     first = load(tmp_path)
     cached = list((tmp_path / CACHE_DIR).glob("stats-mnist-*.json"))
     assert len(cached) == 1
@@ -242,7 +243,7 @@ def test_statistics_are_cached_next_to_the_data_and_follow_the_options(tmp_path,
     load(tmp_path, classes=[1, 2])  # another training split: another file
     load(tmp_path, seed=1)
     assert len(list((tmp_path / CACHE_DIR).glob("stats-mnist-*.json"))) == 3
-    writers.write_synthetic("mnist", tmp_path, 200, 50, seed=9)  # the files changed
+    testing.write_synthetic("mnist", tmp_path, 200, 50, seed=9)  # the files changed
     assert load(tmp_path).normalizer != first.normalizer
 
 

@@ -15,14 +15,15 @@ import pytest
 import torch
 import yaml
 
-from cnnlab.data import torchvision_sources, writers
+from cnnlab import testing
+from cnnlab.data import torchvision_sources
 from cnnlab.data.catalog import DATASETS
 from cnnlab.data.resolve import check_available, dataset_info, dataset_source
 from cnnlab.data.source import CACHE_DIR, DatasetCorruptError, DatasetError, DatasetMissingError
 from cnnlab.data.torchvision_sources import TorchvisionSource
 from cnnlab.spec import resolve
 
-TORCHVISION = list(writers.FORMATS)
+TORCHVISION = list(testing.FORMATS)
 LENET5_MNIST = Path(__file__).parent.parent / "experiments" / "lenet5_mnist.yaml"
 
 
@@ -31,7 +32,7 @@ def source(name: str):
 
 
 def written(name: str, root: Path, n_train: int = 30, n_test: int = 12):
-    return writers.write_synthetic(name, root, n_train, n_test)
+    return testing.write_synthetic(name, root, n_train, n_test)
 
 
 def one_line(err: pytest.ExceptionInfo) -> str:
@@ -133,7 +134,7 @@ def test_damaged_files_are_one_clear_error(tmp_path, name, damage):
 
 def test_labels_that_disagree_with_the_images(tmp_path):
     (images, labels), test = written("mnist", tmp_path)
-    writers.write_mnist(tmp_path, (images, labels[:-1]), test)
+    testing.write_mnist(tmp_path, (images, labels[:-1]), test)
     with pytest.raises(DatasetCorruptError) as err:
         source("mnist").load(tmp_path, download=False, seed=0)
     assert "30 images but 29 labels" in one_line(err)
@@ -141,7 +142,7 @@ def test_labels_that_disagree_with_the_images(tmp_path):
 
 def test_labels_out_of_range(tmp_path):
     (images, labels), test = written("mnist", tmp_path)
-    writers.write_mnist(tmp_path, (images, np.where(labels == 0, 12, labels)), test)
+    testing.write_mnist(tmp_path, (images, np.where(labels == 0, 12, labels)), test)
     with pytest.raises(DatasetCorruptError) as err:
         source("mnist").load(tmp_path, download=False, seed=0)
     assert "labels from 1 to 12, expected 0 to 9" in one_line(err)
@@ -160,7 +161,7 @@ def test_svhn_is_decoded_once_and_the_cache_follows_the_files(tmp_path, monkeypa
     assert torch.equal(again["train"].images, first["train"].images)
     monkeypatch.undo()
 
-    changed, _ = writers.write_synthetic("svhn", tmp_path, 20, 12, seed=5)  # new files: a new key
+    changed, _ = testing.write_synthetic("svhn", tmp_path, 20, 12, seed=5)  # new files: a new key
     fresh = source("svhn").load(tmp_path, download=False, seed=0)
     assert torch.equal(fresh["train"].images, torch.from_numpy(changed[0]))
     assert len(list((tmp_path / CACHE_DIR).glob("svhn-*.pt"))) == 2
@@ -172,7 +173,7 @@ def test_svhn_is_decoded_once_and_the_cache_follows_the_files(tmp_path, monkeypa
 def test_cnnlab_train_on_mnist_format_files(cli, tmp_path):
     """The done-when of the issue: lenet5_mnist.yaml (download: true) trains from the IDX files it finds
     under data.root, without trying to download them."""
-    writers.write_synthetic("mnist", tmp_path / "data", 200, 50)
+    testing.write_synthetic("mnist", tmp_path / "data", 200, 50)
     runs = tmp_path / "runs"
     result = cli("train", LENET5_MNIST, "--runs-dir", runs, "--set", f"data.root={tmp_path / 'data'}",
                  "--set", "train.epochs=1", "--set", "train.batch_size=32", "--set", "train.threads=1")

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from cnnlab.cli import app
 from cnnlab.compare.flags import LayerStats, flags
-from cnnlab.rundir.records import DIAGNOSTIC_STATISTICS, DiagnosticsRow, parse_diagnostics
+from cnnlab.rundir.csv_files import parse_diagnostics
+from cnnlab.rundir.records import DIAGNOSTIC_STATISTICS, DiagnosticsRow
 
 
 def train(tmp: Path, spec: dict) -> Path:

@@ -49,6 +49,18 @@ def test_eval_of_something_that_is_not_a_run(cli, tmp_path):
     assert result.exit_code == 2 and "no runs here (a run directory holds meta.json or spec.yaml)" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["eval", "inspect", "compare", "ls"])
+def test_a_spec_file_where_runs_are_expected_says_where_its_runs_are(cli, monkeypatch, tmp_path, command):
+    monkeypatch.chdir(tmp_path)
+    spec = Path("experiments") / "tiny.yaml"
+    spec.parent.mkdir()
+    spec.write_text("name: tiny\n")
+    result = cli(command, spec)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {spec} is a spec file, where a run or a runs folder was expected; cnnlab "
+                             f"train puts its runs in runs/tiny/: name that folder or a run in it\n")
+
+
 class Hostile:
     """Unpickled without weights_only, this would create a file (as any code could run)."""
 
@@ -72,6 +84,8 @@ def spoil(best: Path, how: str, tmp_path: Path) -> None:
         torch.save({"model": Hostile(str(tmp_path / "pwned")), "epoch": 1}, best)
     elif how == "wrong-keys":
         torch.save({"weights": {}, "epoch": 1}, best)
+    elif how == "newer-format":
+        torch.save({**torch.load(best, weights_only=True), "format": 3}, best)
     elif how == "other-architecture":
         torch.save({"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 1}, best)
     elif how == "unreadable":  # a directory where the file should be: unreadable even for root
@@ -87,6 +101,7 @@ def spoil(best: Path, how: str, tmp_path: Path) -> None:
         ("empty", "not a readable checkpoint (empty or cut short)"),
         ("hostile-pickle", "holds objects other than tensors and plain data (it would construct"),
         ("wrong-keys", "not a cnnlab checkpoint (expected a mapping with model weights and an epoch)"),
+        ("newer-format", "written by a newer cnnlab (checkpoint format 3; this one reads 2): upgrade cnnlab"),
         ("other-architecture", "its weights do not fit this run's model (Missing key(s) in state_dict"),
         ("unreadable", "cannot be read (Is a directory)"),
     ],

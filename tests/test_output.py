@@ -215,3 +215,13 @@ def test_eval_fits_a_terminal_and_is_whole_through_a_pipe(trained, width):
     matrix = [line for line in out.splitlines() if re.fullmatch(r"\d+ .*%", line)]
     assert [line.split()[0] for line in matrix] == [str(i) for i in range(8)]
     assert "horizontal_line" in out  # in the rows, or in the note that names the classes
+
+
+def test_piped_output_has_no_padding_at_line_ends(trained):
+    """Through a pipe the output is data: no line of any command's table ends in blanks."""
+    for args in (["inspect", trained], ["compare", trained.parent], ["ls", trained.parent], ["shape", QUICKSTART],
+                 ["shape", "--input", "1x28x28", "conv:6,k5", "pool:max,k2", "flatten", "fc:10"]):
+        out = invoke(*args, width=None, terminal=False)
+        padded = [line for line in out.splitlines() if line != line.rstrip()]
+        assert not padded, f"{args[0]}: {padded}"
+        assert len(out.splitlines()) > 3

@@ -19,7 +19,7 @@ import yaml
 from cnnlab.run.ray_backend.ship import ShippedRun, pack, place
 from cnnlab.rundir.records import RunMeta, json_text
 from cnnlab.rundir.store import RunDirError
-from tests.conftest import TINY
+from tests.conftest import TINY, WRITTEN
 from tests.ray_cluster import ENV
 from tests.test_signals import LONG, assert_clean, metas, trained_rows, wait_for
 
@@ -144,8 +144,8 @@ def test_a_shipped_run_is_placed_whole_with_its_paths_moved_and_never_over_anoth
     origin = tmp_path / "worker" / "tiny" / "r1"
     (origin / "checkpoints").mkdir(parents=True)
     (origin / "checkpoints" / "last.pt").write_bytes(b"\x00weights")
-    (origin / "meta.json").write_text(json_text(RunMeta(status="interrupted", error=f"continue it with: cnnlab train "
-                                                                                    f"--resume {origin}")))
+    (origin / "meta.json").write_text(json_text(RunMeta(**WRITTEN, status="interrupted", run_id="r1", name="tiny",
+                                                        error=f"continue it with: cnnlab train --resume {origin}")))
     (origin / "log.txt").write_text(f"interrupted; continue it with: cnnlab train --resume {origin}\n")
     runs = tmp_path / "runs"
     placed = place(pack(origin), runs, runs / "tiny")

@@ -1,5 +1,5 @@
-"""The run records: what the trainer writes is what every reader reads, older and newer files
-included, and a malformed file is one line naming it."""
+"""The run records: what the trainer writes is what every reader reads, a file of a newer schema is
+refused, and a malformed file is one line naming it."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.rundir.csv_files import METRIC_COLUMNS, parse_metrics
 from cnnlab.rundir.records import (
-    METRIC_COLUMNS,
+    SCHEMA_VERSION,
     MetricsRow,
     Monitor,
+    NewerRecord,
     RecordError,
     RunMeta,
     RunSummary,
     epoch_figures,
-    parse_metrics,
+    json_text,
     read_json_record,
 )
 from cnnlab.rundir.store import RunStore
+from tests.conftest import WRITTEN
 
 ROWS = [
     MetricsRow(epoch=1, train_loss=1.2, train_acc=0.5, val_loss=1.0, val_acc=0.6, lr=0.1, seconds=2.0),
@@ -30,7 +33,8 @@ ROWS = [
 
 def test_records_round_trip_through_a_run_directory(tmp_path: Path):
     store = RunStore.create(tmp_path, "exp", lambda: "run-1")
-    meta = RunMeta(status="running", run_id="run-1", name="exp", seed=3, swept={"model.activation": "tanh"})
+    meta = RunMeta(**{**WRITTEN, "status": "running", "run_id": "run-1", "name": "exp", "seed": 3,
+                      "swept": {"model.activation": "tanh"}})
     store.write("meta.json", meta)
     store.write_metrics(ROWS)
     summary = RunSummary(**epoch_figures(ROWS, Monitor()), test_acc=0.7, params=10)
@@ -44,13 +48,16 @@ def test_records_round_trip_through_a_run_directory(tmp_path: Path):
     assert store.read("meta.json", RunMeta).seed == 3
 
 
-def test_files_of_older_and_newer_versions_are_read(tmp_path: Path):
-    old = tmp_path / "meta.json"
-    old.write_text(json.dumps({"status": "completed"}))  # before run ids were recorded
-    assert read_json_record(old, RunMeta).run_id is None
-    new = tmp_path / "summary.json"
-    new.write_text(json.dumps({"test_acc": 0.5, "a_field_from_the_future": [1]}))
-    assert read_json_record(new, RunSummary).test_acc == 0.5
+def test_a_field_added_within_the_schema_is_ignored_and_a_newer_schema_is_refused(tmp_path: Path):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "test_acc": 0.5, "a_field_from_the_future": [1]}))
+    assert read_json_record(path, RunSummary).test_acc == 0.5
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1, "test_acc": "a number no more"}))
+    with pytest.raises(NewerRecord) as caught:
+        read_json_record(path, RunSummary)
+    assert str(caught.value) == (f"{path}: written by a newer cnnlab (schema {SCHEMA_VERSION + 1}; this one reads "
+                                 f"{SCHEMA_VERSION}): upgrade cnnlab")
+    assert json.loads(json_text(RunSummary()))["schema_version"] == SCHEMA_VERSION  # what cnnlab writes says it
 
 
 @pytest.mark.parametrize(

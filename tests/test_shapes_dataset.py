@@ -11,6 +11,7 @@ import torch
 
 from cnnlab.data import shapes_dataset
 from cnnlab.data.shapes_dataset import CLASS_NAMES, ShapesOptionError, generate
+from cnnlab.data.shapes_options import ShapesDrawing
 from cnnlab.errors import CnnlabError
 
 CLEAN = {"noise": 0.0, "clutter": 0}  # nothing but the shape on a flat background
@@ -23,7 +24,7 @@ def test_eight_named_classes():
 
 
 def test_same_seed_gives_same_bytes():
-    first, second = generate(64, seed=3, channels=3), generate(64, seed=3, channels=3)
+    first, second = generate(64, ShapesDrawing(channels=3), seed=3), generate(64, ShapesDrawing(channels=3), seed=3)
     assert first[0].tobytes() == second[0].tobytes()
     assert first[1].tobytes() == second[1].tobytes()
 
@@ -37,7 +38,7 @@ def test_different_seeds_give_different_samples():
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("image_size", [8, 28, 33])
 def test_shapes_and_dtypes(channels, image_size):
-    images, labels = generate(16, image_size=image_size, channels=channels)
+    images, labels = generate(16, ShapesDrawing(image_size=image_size, channels=channels))
     assert images.shape == (16, channels, image_size, image_size)
     assert images.dtype == np.uint8
     assert labels.shape == (16,)
@@ -45,7 +46,7 @@ def test_shapes_and_dtypes(channels, image_size):
 
 
 def test_zero_images():
-    images, labels = generate(0, channels=3)
+    images, labels = generate(0, ShapesDrawing(channels=3))
     assert images.shape == (0, 3, 28, 28)
     assert labels.shape == (0,)
 
@@ -60,9 +61,9 @@ def test_classes_are_balanced_and_shuffled(n):
 
 
 def test_rendering_in_chunks_gives_the_same_images(monkeypatch):
-    whole = generate(50, seed=7, channels=3)
+    whole = generate(50, ShapesDrawing(channels=3), seed=7)
     monkeypatch.setattr(shapes_dataset, "_CHUNK_PIXELS", 7 * 3 * 28 * 28)  # chunks of 7 images
-    chunked = generate(50, seed=7, channels=3)
+    chunked = generate(50, ShapesDrawing(channels=3), seed=7)
     assert np.array_equal(whole[0], chunked[0])
     assert np.array_equal(whole[1], chunked[1])
 
@@ -70,7 +71,7 @@ def test_rendering_in_chunks_gives_the_same_images(monkeypatch):
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("image_size", [8, 28])
 def test_every_class_draws_something(channels, image_size):
-    images, labels = generate(160, image_size=image_size, channels=channels, **CLEAN)
+    images, labels = generate(160, ShapesDrawing(image_size=image_size, channels=channels, **CLEAN))
     flat = images.reshape(len(images), channels, -1).astype(int)
     # On a clean image the background is the most common value; ink is whatever differs from it.
     background = np.array([[np.bincount(ch).argmax() for ch in img] for img in flat])
@@ -80,12 +81,12 @@ def test_every_class_draws_something(channels, image_size):
 
 
 def test_color_images_have_color():
-    images, _ = generate(32, channels=3, **CLEAN)
+    images, _ = generate(32, ShapesDrawing(channels=3, **CLEAN))
     assert (images[:, 0] != images[:, 1]).any(axis=(1, 2)).mean() > 0.9
 
 
 def test_grayscale_shapes_are_brighter_than_background():
-    images, _ = generate(32, **CLEAN)
+    images, _ = generate(32, ShapesDrawing(**CLEAN))
     flat = images.reshape(32, -1)
     assert np.all(flat.max(axis=1) > np.median(flat, axis=1))
 
@@ -98,8 +99,8 @@ def _standardized(images):
 
 def test_classes_are_told_apart_by_their_mean_image():
     """Centered, upright, noise-free shapes: a nearest-class-mean classifier gets them right."""
-    train_x, train_y = generate(400, seed=0, **CANONICAL)
-    test_x, test_y = generate(200, seed=1, **CANONICAL)
+    train_x, train_y = generate(400, ShapesDrawing(**CANONICAL), seed=0)
+    test_x, test_y = generate(200, ShapesDrawing(**CANONICAL), seed=1)
     train, test = _standardized(train_x), _standardized(test_x)
     means = np.stack([train[train_y == c].mean(axis=0) for c in range(len(CLASS_NAMES))])
     predicted = np.argmin(((test[:, None] - means[None]) ** 2).sum(axis=2), axis=1)
@@ -109,7 +110,7 @@ def test_classes_are_told_apart_by_their_mean_image():
 def test_options_change_the_images():
     base = generate(32, seed=5)[0]
     for option in [{"noise": 0.0}, {"clutter": 0}, {"thickness": 0.15}, {"max_rotation": 0.0}]:
-        assert not np.array_equal(generate(32, seed=5, **option)[0], base), option
+        assert not np.array_equal(generate(32, ShapesDrawing(**option), seed=5)[0], base), option
 
 
 @pytest.mark.parametrize(
@@ -132,9 +133,9 @@ def test_options_change_the_images():
     ],
 )
 def test_impossible_options_name_the_argument(options, argument):
-    options = {"n": 4, **options}
+    n = options.pop("n", 4)
     with pytest.raises(ShapesOptionError) as caught:
-        generate(options.pop("n"), **options)
+        generate(n, ShapesDrawing(**options))
     assert isinstance(caught.value, ValueError)
     assert isinstance(caught.value, CnnlabError)
     message = str(caught.value)
@@ -146,18 +147,6 @@ def test_module_does_not_import_torch():
     code = "import sys, cnnlab.data.shapes_dataset; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
-
-
-def test_the_spec_entry_has_the_generators_defaults():
-    """`data.dataset: shapes` must give the same data as generate() with no options."""
-    import inspect
-
-    from cnnlab.data.shapes_source import shapes
-
-    entry = inspect.signature(shapes).parameters
-    for name, param in inspect.signature(generate).parameters.items():
-        if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "seed":
-            assert entry[name].default == param.default, name
 
 
 @pytest.mark.parametrize(
@@ -174,9 +163,9 @@ def test_bad_options_are_refused_before_training(cli, tmp_path, option, expected
 
 def test_every_seed_gets_other_training_images_but_the_same_test_images():
     """Across seeds only the test images stay put, so a spread of test accuracy measures the runs, not the test set."""
-    from cnnlab.data.shapes_source import shapes
+    from cnnlab.data.shapes_source import ShapesSource
 
-    source = shapes(image_size=16, train_size=50, test_size=40)
+    source = ShapesSource(image_size=16, train_size=50, test_size=40)
     a, b = source.load(Path("."), False, seed=0), source.load(Path("."), False, seed=1)
     assert torch.equal(a["test"].images, b["test"].images) and torch.equal(a["test"].labels, b["test"].labels)
     assert not torch.equal(a["train"].images, b["train"].images)

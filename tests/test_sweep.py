@@ -11,8 +11,9 @@ from cnnlab.run.jobs import plan_jobs, slot_device
 from cnnlab.run.plan import PlannedRun, plan
 from cnnlab.run.request import TrainRequest
 from cnnlab.run.workers.pool import gpu_count
+from cnnlab.rundir.records import RunMeta, json_text
 from cnnlab.spec import Experiment, expand_runs
-from tests.conftest import TINY
+from tests.conftest import TINY, WRITTEN
 
 
 def statuses(runs: Path) -> list[str]:
@@ -66,7 +67,7 @@ def test_a_changed_spec_is_not_skipped(tmp_path):
     from cnnlab.util.yamlio import dump_yaml
 
     (run_dir / "spec.yaml").write_text(dump_yaml(expand_runs(Experiment.of(experiment))[0].resolved()))
-    (run_dir / "meta.json").write_text(json.dumps({"status": "completed"}))
+    (run_dir / "meta.json").write_text(json_text(RunMeta(**WRITTEN, status="completed", run_id="done", name="x")))
     planned = plan(TrainRequest(spec, runs_dir=tmp_path / "runs"))
     assert [r.run.spec.train.epochs for r in planned.todo] == [2] and planned.skipped[0].completed == run_dir
     assert len(plan(TrainRequest(spec, runs_dir=tmp_path / "runs", force=True)).todo) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from cnnlab.rundir.records import METRIC_COLUMNS
+from cnnlab.rundir.csv_files import METRIC_COLUMNS
 from tests.conftest import TINY
 
 TINY_TRAIN = TINY["train"]
@@ -129,9 +130,29 @@ def test_user_errors_are_one_line(cli, tiny_spec, tmp_path, args, expected):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
-def test_missing_spec_file(cli, tmp_path):
+@pytest.mark.parametrize(("override", "suggested"), [
+    ("model.activation=ReLU", "model.activation: unknown activation 'ReLU' (did you mean \"relu\"?)"),
+    ("train.optimizer=SGD", "train.optimizer: unknown optimizer 'SGD' (did you mean \"sgd\"?)"),
+    ("model.conv[0].pool.type=Max", "model.conv[0].pool.type: unknown pool 'Max' (did you mean \"max\"?)"),
+])
+def test_a_registry_name_in_other_letter_case_is_refused_with_its_spelling(cli, tiny_spec, override, suggested):
+    """Names have one spelling (in specs, run ids, files): ReLU is refused, suggesting relu."""
+    result = cli("train", tiny_spec(), "--set", override, "--dry-run")
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {suggested}; choose one of: ")
+
+
+def test_a_missing_spec_file_suggests_the_closest_one_beside_it(cli, tmp_path, monkeypatch):
     result = cli("train", tmp_path / "nope.yaml")
-    assert result.exit_code == 2 and "nope.yaml: no such file" in result.stderr
+    assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.yaml'}: no such file\n"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    for name in ("quickstart.yaml", "depth.yaml"):
+        (tmp_path / "experiments" / name).write_text("name: x\n")
+    result = cli("train", "experiments/quickstrat.yaml", "--dry-run")
+    assert result.exit_code == 2
+    assert result.stderr == ('error: experiments/quickstrat.yaml: no such file '
+                             '(did you mean "experiments/quickstart.yaml"?)\n')
+    assert "did you mean" not in cli("train", "nowhere/quickstrat.yaml").stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -267,6 +288,37 @@ def test_a_run_claimed_by_another_process_is_skipped(cli, tiny_spec, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"skipped: another cnnlab process is training it now (pid {os.getpid()}" in result.output
     assert not list(runs.glob("tiny/*"))
+
+
+WINDOWS_CLAIM = """
+import fcntl, os, platform, sys, types
+from pathlib import Path
+
+def locking(fd, mode, nbytes):  # Windows' byte lock, played by flock: refused while another holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise PermissionError(13, "Permission denied") from None
+
+sys.modules["msvcrt"] = types.SimpleNamespace(LK_NBLCK=2, locking=locking)
+sys.modules["fcntl"] = None  # as on Windows: `import fcntl` fails
+sys.platform = "win32"
+from cnnlab.rundir.claim import ClaimHeld, RunClaim
+with RunClaim.acquire(Path(sys.argv[1]), "key"):
+    try:
+        RunClaim.acquire(Path(sys.argv[1]), "key")
+    except ClaimHeld as held:
+        print(os.getpid(), held.holder, sep="|")
+"""
+
+
+def test_the_claim_needs_no_fcntl_where_there_is_none(tmp_path):
+    """On Windows the claim is msvcrt's lock; the second process learns who holds the run."""
+    done = subprocess.run([sys.executable, "-c", WINDOWS_CLAIM, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid, holder = done.stdout.strip().split("|")
+    assert holder == f"pid {pid} on {platform.node()}"
 
 
 @pytest.mark.slow

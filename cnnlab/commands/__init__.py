@@ -2,8 +2,9 @@
 registers them. Each command imports its work (and any torch-side package) inside its function, so
 `cnnlab --help` and the torch-free commands answer at once.
 
-Torch-free. May import at module level: typer, cnnlab.errors, cnnlab.shape.adhoc (the layer syntax
-for the help text), cnnlab.compare.flags (inspect's thresholds for its help text).
+Torch-free. May import at module level: typer, its own modules, cnnlab.errors, cnnlab.shape.adhoc (the
+layer syntax for shape's help text), cnnlab.compare.flags (inspect's thresholds for its help text),
+cnnlab.compare.metrics (compare's columns for its help text).
 """
 
 import typer

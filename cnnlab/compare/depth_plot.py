@@ -11,8 +11,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator
 
-from cnnlab.compare.inspect import View
 from cnnlab.compare.plot import MAX_LINES, add_legend, legend_layout, palette, write_figure
+from cnnlab.compare.views import View
 
 PANELS = (("grad_rms", "gradient per weight (RMS, log)"), ("act_std", "activation std (log)"))
 FLOOR_FACTOR = 0.1  # zeros (a zero-initialized layer) are drawn this far below the smallest value shown

@@ -16,7 +16,8 @@ from cnnlab.compare.flags import LayerStats
 from cnnlab.compare.load import MISSING, Run, flatten_spec
 from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.rows import Row, configurations, differing_keys, group_row
-from cnnlab.rundir.records import DiagnosticsRow, MissingRecord, RecordError, parse_diagnostics, read_text
+from cnnlab.rundir.csv_files import parse_diagnostics
+from cnnlab.rundir.records import DiagnosticsRow, MissingRecord, RecordError, read_text
 
 SCALE_STATISTICS = frozenset({"act_std", "weight_norm", "grad_norm", "grad_rms", "update_ratio"})
 """Statistics that compare by factors: aggregated over seeds by their geometric mean (the others by

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from cnnlab.compare.load import RUN_MARKERS, Run, find_run_dirs, load_runs
+from cnnlab.compare.load import RUN_MARKERS, Run, find_run_dirs, load_runs, no_runs_at
 from cnnlab.compare.metrics import ALIASES, METRICS, CompareError
 from cnnlab.registry import did_you_mean
 from cnnlab.rundir.records import FINISHED
@@ -49,6 +49,8 @@ def find_run(path: Path, latest: bool = False, best: str | None = None,
         raise CompareError("--latest and --best choose differently; give one of them")
     if is_run_dir(path) and not (latest or best):
         return path
+    if path.is_file():
+        raise CompareError(no_runs_at(path))
     folder, piece = (path, "") if path.is_dir() else (path.parent, path.name)
     if not folder.is_dir():
         raise CompareError(f"{path}: no such run directory or experiment folder")

@@ -11,20 +11,16 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
-from cnnlab.compare.diagnose import Diagnosed, diagnose
-from cnnlab.compare.flags import Flag, LayerStats, flags
-from cnnlab.compare.labels import row_labels
-from cnnlab.compare.load import MISSING, load_runs
-from cnnlab.compare.metrics import CompareError
+from cnnlab.compare.diagnose import diagnose
+from cnnlab.compare.flags import LayerStats
+from cnnlab.compare.load import load_runs
 from cnnlab.compare.query import format_plain
+from cnnlab.compare.views import View, build_views
+from cnnlab.util.table import Column, TextTable, print_table
+from cnnlab.util.terminal import console_for
 from cnnlab.util.text import markdown_table, plural
 
 COLUMNS: dict[str, str] = {
@@ -44,43 +40,6 @@ COLUMNS: dict[str, str] = {
 LEGEND = ("act: the layer's output after its activation, on the probe batch; dead: units that never fire; "
           "saturated: outputs where the slope is below 10% of its maximum; ∇: the probe loss's gradient "
           "w.r.t. the weight (per weight: RMS); update: ‖ΔW‖/‖W‖ since the previous record")
-
-
-@dataclass
-class View:
-    """One configuration as inspect shows it: its label, layers at init and at the chosen epoch, flags."""
-
-    label: str
-    diagnosed: Diagnosed
-    epoch: int
-    config: dict[str, Any]  # the differing spec keys
-
-    @property
-    def epochs(self) -> list[int]:
-        return [0] if self.epoch == 0 else [0, self.epoch]
-
-    def flags(self, epoch: int) -> list[Flag]:
-        return flags(self.diagnosed.at(epoch))
-
-
-def build_views(diagnosed: Sequence[Diagnosed], keys: Sequence[str], epoch: int | None) -> list[View]:
-    """A View per configuration, at `epoch` (default: the last epoch its runs all recorded)."""
-    labels, _ = row_labels([d.row for d in diagnosed], keys)
-    views = []
-    for d, label in zip(diagnosed, labels, strict=True):
-        if len(diagnosed) == 1:  # nothing differs: name the experiment (and the run)
-            name = d.runs[0].config.get("name", "runs")
-            label = f"{name}/{d.runs[0].run_id}" if len(d.runs) == 1 else f"{name} (n={len(d.runs)})"
-        recorded = sorted(d.epochs)
-        if 0 not in recorded:
-            raise CompareError(f"{label}: its diagnostics have no record at init (epoch 0)")
-        chosen = recorded[-1] if epoch is None else epoch
-        if chosen not in recorded:
-            raise CompareError(f"--epoch {epoch}: not recorded for {label} (recorded: "
-                               f"{', '.join(map(str, recorded))})")
-        config = {k: None if (v := d.row.config.get(k, MISSING)) is MISSING else v for k in keys}
-        views.append(View(label, d, chosen, config))
-    return views
 
 
 def show_inspection(paths: Sequence[Path], *, epoch: int | None, fmt: str, plot: Path | None,
@@ -137,20 +96,19 @@ def _heading(epoch: int) -> str:
 
 
 def render_table(views: Sequence[View], stream: TextIO) -> None:
-    console = Console(file=stream, highlight=False, width=None if stream.isatty() else 160)
+    """Per configuration, a table of its layers at init and at the chosen epoch (cnnlab.util.table),
+    each followed by the flags it raises."""
+    console = console_for(stream)
     for i, view in enumerate(views):
         console.print(("\n" if i else "") + view.label, style="bold", markup=False)
         for epoch in view.epochs:
             layers = view.diagnosed.at(epoch)
             columns = _columns(layers)
-            table = Table(title=_heading(epoch), title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
-            table.add_column("layer")
-            table.add_column("activation")
-            for statistic in columns:
-                table.add_column(COLUMNS[statistic], justify="right", no_wrap=True)
-            for cells in _rows(layers, columns):
-                table.add_row(*cells)
-            console.print(table)
+            rows = _rows(layers, columns)
+            headers = ["layer", "activation", *(COLUMNS[s] for s in columns)]
+            table = [Column(header, [row[j] for row in rows], "right" if j >= 2 else "left")
+                     for j, header in enumerate(headers)]
+            print_table(TextTable(table, title=_heading(epoch)), console)
             for flag in view.flags(epoch):
                 console.print(f"  ⚑ {flag.text}", style="yellow", markup=False)
     console.print(LEGEND, style="dim", markup=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnnlab.compare.load import MISSING
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.rows import Row
 
@@ -34,8 +33,8 @@ def row_labels(rows: Sequence[Row], keys: Sequence[str]) -> tuple[list[str], str
 
     def name(row: Row) -> str:
         if len(keys) == 1:
-            return format_plain(row.config.get(keys[0], MISSING))
-        return ", ".join(f"{short[k]}={format_plain(row.config.get(k, MISSING))}" for k in keys) or "all runs"
+            return format_plain(row.value(keys[0]))
+        return ", ".join(f"{short[k]}={format_plain(row.value(k))}" for k in keys) or "all runs"
 
     with_n = any(len(row.used) > 1 for row in rows)  # seeds were averaged: say over how many
     labels = [f"{name(row)} (n={len(row.used)})" if with_n else name(row) for row in rows]

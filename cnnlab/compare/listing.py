@@ -11,12 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from cnnlab.compare.load import MISSING, Run, load_runs
+from cnnlab.compare.load import DEFAULT_RUNS, MISSING, Run, load_runs, spec_value
 from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.render import FORMATTERS, STATUS_STYLES
 from cnnlab.compare.rows import differing_keys, run_rows
-from cnnlab.compare.show import DEFAULT_RUNS
 from cnnlab.rundir.ids import undated
 from cnnlab.rundir.liveness import seconds_since
 from cnnlab.spec.labels import value_label
@@ -87,7 +86,7 @@ def _below(key: str, swept: str) -> bool:
 
 def _cell(run: Run, key: str) -> Any:
     swept = _swept(run)
-    return swept[key] if key in swept else run.config.get(key, MISSING)
+    return swept[key] if key in swept else spec_value(run.config, key)
 
 
 def _plain(value: Any) -> Any:

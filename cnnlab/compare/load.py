@@ -15,24 +15,28 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.compare.metrics import METRICS, CompareError
+from cnnlab.rundir.csv_files import parse_metrics
 from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import (
     FINISHED,
     MetricsRow,
     MissingRecord,
     Monitor,
+    NewerRecord,
     RecordError,
     RunMeta,
     RunSummary,
     SweepRecord,
     epoch_figures,
     parse_json_record,
-    parse_metrics,
     read_text,
+    validate_record,
 )
 from cnnlab.util.yamlio import YamlError, load_yaml
 
+DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory
 RUN_MARKERS = ("meta.json", "spec.yaml")  # a directory holding either is a run directory
+SPEC_SUFFIXES = (".yaml", ".yml")
 IDENTITY_KEYS = frozenset({"seed"})  # runs that differ only in it are one configuration (of one experiment)
 STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "stale", "failed", "unknown")
 MISSING = object()  # a key a run's spec does not have (differs from an explicit null)
@@ -110,6 +114,22 @@ def _flatten(value: Any, key: str, out: dict[str, Any]) -> None:
         out[key] = hashable(value)
 
 
+PARENT_KEY = re.compile(r"^(?!len\()(.+)(?:\.[^.\[\]]+|\[\d+\])$")  # `a.b[2].c` → `a.b[2]` → `a.b` → `a`
+
+
+def spec_value(config: dict[str, Any], key: str) -> Any:
+    """A flattened spec's value under `key`; where the spec has no such key because a key above it is
+    null (`model.conv[0].pool.type` of a layer whose `pool` is null), null; otherwise MISSING."""
+    at = key
+    while at not in config:
+        parent = PARENT_KEY.match(at)
+        if parent is None:
+            return MISSING
+        at = parent.group(1)
+    value = config[at]
+    return value if at == key or value is None else MISSING
+
+
 def hashable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(hashable(v) for v in value)
@@ -123,11 +143,26 @@ def find_run_dirs(paths: Sequence[Path]) -> list[Path]:
     found: dict[str, Path] = {}
     for root in paths:
         if not root.is_dir():
-            raise CompareError(f"{root} {'is not a directory' if root.exists() else 'does not exist'}")
+            raise CompareError(no_runs_at(root))
         real = os.path.realpath(root)  # the walk follows no links, so below root paths are unique
         for dirpath in _walk(str(root)):
             found.setdefault(real + dirpath[len(str(root)) :], Path(dirpath))
     return list(found.values())
+
+
+def no_runs_at(path: Path) -> str:
+    """Why `path`, which is no directory, holds no runs; for a spec file, where its runs are."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if path.suffix not in SPEC_SUFFIXES:
+        return f"{path} is not a directory"
+    try:
+        name = load_yaml(read_text(path)).get("name")
+    except (RecordError, YamlError, AttributeError):  # not readable, or not a mapping: no name to go by
+        name = None
+    folder = DEFAULT_RUNS / (name if isinstance(name, str) else "<name>")
+    return (f"{path} is a spec file, where a run or a runs folder was expected; cnnlab train puts its runs in "
+            f"{folder}/: name that folder or a run in it")
 
 
 def _walk(root: str) -> Iterator[str]:
@@ -192,13 +227,16 @@ def _spec(folder: str, read_spec: SpecReader) -> dict[str, Any]:
 def _record(folder: str, name: str, cls: type, warn: Callable[[str], None], consequence: str,
             expected: bool = True):
     """The record in `folder/name`, or None with a warning saying the `consequence` (none for an absent
-    file that is not `expected` yet)."""
+    file that is not `expected` yet). A file of a newer cnnlab stops the reading: whatever this one
+    showed of it could be wrong, and what to do is the same for every such file."""
     path = os.path.join(folder, name)
     try:
         return parse_json_record(read_text(path), cls, path)
     except MissingRecord:
         if expected:
             warn(f"{folder}: {name} is missing; {consequence}")
+    except NewerRecord:
+        raise
     except RecordError as err:
         warn(f"{folder}: {name} is {err.reason}; {consequence}")
     return None
@@ -226,7 +264,7 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
         warn(str(err))
     if bad:
         warn(f"{path}: metrics.csv: skipped {bad} unreadable row(s)")
-    if summary is None:  # running, interrupted, or an older cnnlab: what metrics.csv shows (if anything)
+    if summary is None:  # not finished (or its summary unreadable): what metrics.csv shows (if anything)
         monitor = Monitor(config.get("train.monitor", "val_acc"), config.get("train.min_delta", 0.0))
         summary = RunSummary(**epoch_figures(rows, monitor)) if rows else RunSummary()
     metrics = {name: getattr(summary, metric.source or name) for name, metric in METRICS.items()}
@@ -235,7 +273,7 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
         path=path,
         run_id=meta.run_id if meta else path.name,
         status=status,
-        started=meta.started or "" if meta else "",
+        started=meta.started if meta else "",
         config=config,
         metrics=metrics,
         curves=curves,
@@ -248,11 +286,16 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
 def _load_sweep(group: Path, warn: Callable[[str], None]) -> Sweep | None:
     path = group / "sweep.yaml"
     try:
-        record = SweepRecord.model_validate(load_yaml(read_text(path)))
+        record = validate_record(load_yaml(read_text(path)), SweepRecord, path)
     except MissingRecord:
         return None
-    except (RecordError, YamlError, ValueError) as err:
-        warn(f"{group}: sweep.yaml is unreadable ({str(err).splitlines()[0]}); its runs are shown without it")
+    except NewerRecord:
+        raise
+    except RecordError as err:
+        warn(f"{group}: sweep.yaml is {err.reason}; its runs are shown without it")
+        return None
+    except YamlError as err:
+        warn(f"{group}: sweep.yaml is unreadable ({err}); its runs are shown without it")
         return None
     return Sweep(group, record.name, tuple(record.sweep), record)
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any, TextIO
-
-from rich.console import Console
 
 from cnnlab.compare.build import Comparison
 from cnnlab.compare.load import MISSING
@@ -20,7 +17,7 @@ from cnnlab.compare.query import format_plain
 from cnnlab.compare.rows import Row, Stat
 from cnnlab.rundir.ids import undated
 from cnnlab.util.table import Column, TextTable, print_table
-from cnnlab.util.terminal import UNLIMITED, make_console
+from cnnlab.util.terminal import console_for
 from cnnlab.util.text import duration, key_labels, markdown_table, si
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -122,7 +119,7 @@ def _cell(row: Row, column: str, scale: tuple[float, float]) -> str:
         return SPECIAL_CELLS[column](row, scale)
     if column in METRICS:
         return format_stat(column, row.stats[column])
-    return format_plain(row.config.get(column, MISSING))
+    return format_plain(row.value(column))
 
 
 def text_table(comparison: Comparison) -> tuple[list[str], list[str], list[list[str]]]:
@@ -141,8 +138,7 @@ def render_table(comparison: Comparison, stream: TextIO) -> None:
     """Aligned columns under a rule, one line per row (so it pages and greps well), fitted to the
     terminal (cnnlab.util.table); on a terminal the best value of each accuracy/loss column in bold
     green and statuses in colour."""
-    console = make_console() if stream is sys.stdout else Console(file=stream, highlight=False, width=UNLIMITED)
-    print_table(comparison_table(comparison), console)
+    print_table(comparison_table(comparison), console_for(stream))
 
 
 def comparison_table(comparison: Comparison) -> TextTable:
@@ -244,7 +240,7 @@ def records(comparison: Comparison) -> list[dict[str, Any]]:
             record["run_id"] = row.run_id
             record["path"] = str(row.runs[0].path)
         for key in comparison.keys:
-            value = row.config.get(key, MISSING)
+            value = row.value(key)
             record[key] = None if value is MISSING else _plain(value)
         if comparison.aggregated:
             record["n"] = len(row.used)

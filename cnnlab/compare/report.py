@@ -25,10 +25,10 @@ from cnnlab.compare.claims import (
     check_experiment,
 )
 from cnnlab.compare.diagnose import diagnose
-from cnnlab.compare.inspect import build_views
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.metrics import CompareError, parse_columns
 from cnnlab.compare.render import render_markdown
+from cnnlab.compare.views import build_views
 from cnnlab.rundir.records import SweepRecord
 from cnnlab.spec.claims import ClaimError
 from cnnlab.util.files import write_text_atomic
@@ -112,7 +112,7 @@ def diagnostics_figure(experiment: Experiment, out: Path, warn: Callable[[str], 
     try:
         diagnosed, keys = diagnose(experiment.runs, warn)
         views = build_views(diagnosed, keys, None)
-    except CompareError:  # no diagnostics (older runs): the section goes without the figure
+    except CompareError:  # no diagnostics (train.diagnostics.every: 0): the section goes without the figure
         return None
     name = f"{_slug(experiment.name)}-diagnostics.png"
     plot_depth(views, out / name, title=f"{experiment.name}: gradient and activation std against depth")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnnlab.compare.load import IDENTITY_KEYS, MISSING, STATUS_ORDER, Run
+from cnnlab.compare.load import IDENTITY_KEYS, MISSING, STATUS_ORDER, Run, spec_value
 from cnnlab.compare.metrics import METRICS
 from cnnlab.rundir.records import FINISHED
 
@@ -90,8 +90,8 @@ class Row:
         return dict(sorted(counts.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
     def value(self, key: str) -> Any:
-        """A metric's mean or a spec key's value (MISSING when the row has no such key)."""
-        return self.stats[key].mean if key in METRICS else self.config.get(key, MISSING)
+        """A metric's mean or a spec key's value (null below a null key, MISSING when the row has none)."""
+        return self.stats[key].mean if key in METRICS else spec_value(self.config, key)
 
 
 def make_row(runs: list[Run], config: dict[str, Any], run_id: str | None = None) -> Row:
@@ -129,16 +129,32 @@ def differing_keys(rows: Sequence[Row], preferred: Sequence[str] = (), every: bo
     swept keys first. An option of a shown registry choice (`model.activation.negative_slope`
     beside `model.activation`), or an item of a list whose length is shown (`model.conv[2].stride`
     beside `len(model.conv)`), is left out when it exists only where that key's value says so and
-    that value alone determines it."""
+    that value alone determines it. A key that is null in some rows and a mapping in the others
+    (`model.conv[0].pool`: no pool, or one) is shown by the keys below it, whose cells read null
+    where it is null (cnnlab.compare.load.spec_value): those that differ beyond what it says, else
+    the first (`model.conv[0].pool.type`: max, or null)."""
     order: dict[str, None] = {}
     for row in rows:
         order.update(dict.fromkeys(row.config))
     keys = list(order)
     if not every:
         keys = [k for k in keys if len({row.config.get(k, MISSING) for row in rows}) > 1]
-        keys = [k for k in keys if not _determined(k, keys, rows)]
+        keys = _shown_below_null_parents([k for k in keys if not _determined(k, keys, rows)], keys, rows)
     rank = {k: i for i, k in enumerate(preferred)}
     return sorted(keys, key=lambda k: rank.get(k, len(rank)))
+
+
+def _shown_below_null_parents(shown: list[str], differing: list[str], rows: Sequence[Row]) -> list[str]:
+    """`shown` with every key that is null or a mapping (see differing_keys) replaced by keys below it."""
+    keep = set(shown)
+    for key in shown:
+        below = [k for k in differing if k.startswith((key + ".", key + "["))]
+        values = [row.config.get(key, MISSING) for row in rows]
+        if below and None in values and all(v is None or v is MISSING for v in values):
+            keep.discard(key)
+            if not keep.intersection(below):
+                keep.add(below[0])
+    return [k for k in differing if k in keep]
 
 
 def _determined(key: str, shown: Sequence[str], rows: Sequence[Row]) -> bool:

@@ -7,11 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnnlab.compare.build import build_comparison
-from cnnlab.compare.load import load_runs
+from cnnlab.compare.load import DEFAULT_RUNS, load_runs
 from cnnlab.compare.metrics import CompareError, parse_columns
 from cnnlab.compare.render import FORMATS
-
-DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory
 
 
 def show_comparison(paths: Sequence[Path], *, where: Sequence[str], sort: str | None, ascending: bool,

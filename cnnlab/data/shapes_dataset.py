@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnlab.data.shapes_options import DEFAULT_DRAWING, ShapesDrawing
 from cnnlab.errors import CnnlabError
 
 # Each shape lives in the unit disc of its own frame (x right, y up, scaled by the shape's
@@ -110,25 +111,23 @@ def _require_integer(name: str, value: object, minimum: int) -> None:
     _require(ok, f"{name}: must be an integer >= {minimum}, got {value!r}")
 
 
-def _validate(
-    n, image_size, channels, seed, min_scale, max_scale, position_jitter, max_rotation, thickness,
-    min_contrast, noise, clutter,
-) -> None:  # fmt: skip
+def _validate(n: int, drawing: ShapesDrawing, seed: int) -> None:
+    d = drawing
     _require_integer("n", n, 0)
-    _require_integer("image_size", image_size, 8)
-    _require(channels in (1, 3), f"channels: must be 1 or 3, got {channels!r}")
+    _require_integer("image_size", d.image_size, 8)
+    _require(d.channels in (1, 3), f"channels: must be 1 or 3, got {d.channels!r}")
     _require_integer("seed", seed, 0)
-    _require(0 < min_scale <= 1, f"min_scale: must be in (0, 1], got {min_scale!r}")
+    _require(0 < d.min_scale <= 1, f"min_scale: must be in (0, 1], got {d.min_scale!r}")
     _require(
-        min_scale <= max_scale <= 1, f"max_scale: must be in [min_scale={min_scale}, 1], got {max_scale!r}"
+        d.min_scale <= d.max_scale <= 1, f"max_scale: must be in [min_scale={d.min_scale}, 1], got {d.max_scale!r}"
     )
-    _require(0 <= position_jitter <= 1, f"position_jitter: must be in [0, 1], got {position_jitter!r}")
+    _require(0 <= d.position_jitter <= 1, f"position_jitter: must be in [0, 1], got {d.position_jitter!r}")
     # Beyond 22.5 degrees a tilted horizontal line is closer to a diagonal than to itself.
-    _require(0 <= max_rotation <= 22.5, f"max_rotation: must be in [0, 22.5] degrees, got {max_rotation!r}")
-    _require(0 < thickness <= 0.5, f"thickness: must be in (0, 0.5], got {thickness!r}")
-    _require(0 < min_contrast <= 1, f"min_contrast: must be in (0, 1], got {min_contrast!r}")
-    _require(0 <= noise <= 1, f"noise: must be in [0, 1], got {noise!r}")
-    _require_integer("clutter", clutter, 0)
+    _require(0 <= d.max_rotation <= 22.5, f"max_rotation: must be in [0, 22.5] degrees, got {d.max_rotation!r}")
+    _require(0 < d.thickness <= 0.5, f"thickness: must be in (0, 0.5], got {d.thickness!r}")
+    _require(0 < d.min_contrast <= 1, f"min_contrast: must be in (0, 1], got {d.min_contrast!r}")
+    _require(0 <= d.noise <= 1, f"noise: must be in [0, 1], got {d.noise!r}")
+    _require_integer("clutter", d.clutter, 0)
 
 
 def _colors(rng: np.random.Generator, n: int, channels: int, min_contrast: float):
@@ -164,16 +163,15 @@ class _Layout:
     specks: np.ndarray  # (n, clutter, 4) uniforms: x, y, radius, intensity of each distractor
 
 
-def _draw_layout(rng, labels, image_size, min_scale, max_scale, position_jitter, max_rotation, thickness,
-                 clutter) -> _Layout:  # fmt: skip
-    n = len(labels)
-    half = rng.uniform(min_scale, max_scale, n) * image_size / 2
-    width = thickness * image_size * rng.uniform(1 - _THICKNESS_SPREAD, 1 + _THICKNESS_SPREAD, n)
+def _draw_layout(rng: np.random.Generator, labels: np.ndarray, drawing: ShapesDrawing) -> _Layout:
+    n, d, image_size = len(labels), drawing, drawing.image_size
+    half = rng.uniform(d.min_scale, d.max_scale, n) * image_size / 2
+    width = d.thickness * image_size * rng.uniform(1 - _THICKNESS_SPREAD, 1 + _THICKNESS_SPREAD, n)
     room = np.maximum(image_size / 2 - half - width / 2, 0)
-    center = image_size / 2 + position_jitter * room[:, None] * rng.uniform(-1, 1, (n, 2))
-    angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation, n))
+    center = image_size / 2 + d.position_jitter * room[:, None] * rng.uniform(-1, 1, (n, 2))
+    angle = np.deg2rad(rng.uniform(-d.max_rotation, d.max_rotation, n))
     mirror = rng.choice([-1.0, 1.0], n)
-    form, specks = rng.random((n, 4)), rng.random((n, clutter, 4))
+    form, specks = rng.random((n, 4)), rng.random((n, d.clutter, 4))
     f32 = np.float32
     return _Layout(labels, half.astype(f32), width.astype(f32), center.astype(f32), angle.astype(f32),
                    mirror.astype(f32), form.astype(f32), specks.astype(f32))  # fmt: skip
@@ -203,50 +201,20 @@ def _ink(layout: _Layout, part: slice, image_size: int) -> np.ndarray:
     return ink
 
 
-def generate(
-    n: int,
-    *,
-    image_size: int = 28,
-    channels: int = 1,
-    seed: int = 0,
-    min_scale: float = 0.35,
-    max_scale: float = 0.9,
-    position_jitter: float = 1.0,
-    max_rotation: float = 15.0,
-    thickness: float = 0.07,
-    min_contrast: float = 0.35,
-    noise: float = 0.25,
-    clutter: int = 3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draw `n` labelled shape images; classes are CLASS_NAMES, balanced and shuffled.
+def generate(n: int, drawing: ShapesDrawing = DEFAULT_DRAWING, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw `n` labelled shape images as `drawing` says; classes are CLASS_NAMES, balanced and shuffled.
 
     Returns images uint8 (n, channels, image_size, image_size) and labels int64 (n,).
-    The same seed and options give the same bytes; different seeds give independent samples, so
-    a train split from seed s and a test split from seed s + offset do not share images.
-
-    Options:
-      image_size: side of the square image in pixels (>= 8).
-      channels: 1 (grayscale, bright shape on a darker background) or 3 (random colors).
-      seed: seed of numpy's PCG64 generator.
-      min_scale, max_scale: shape extent (diameter of its bounding circle) as a fraction of
-        image_size, drawn uniformly per image.
-      position_jitter: fraction of the free room around the shape used for random placement
-        (0 centers every shape, 1 lets it go anywhere it fits).
-      max_rotation: each shape is rotated by up to this many degrees either way (<= 22.5).
-      thickness: stroke width as a fraction of image_size (0.07 is ~2 px at 28x28), +-30% per image.
-      min_contrast: foreground-background difference drawn uniformly from [min_contrast, 1].
-      noise: standard deviation of additive Gaussian pixel noise, on the 0..1 intensity scale.
-      clutter: number of small distractor specks drawn at random places in each image.
+    The same seed (of numpy's PCG64 generator) and options give the same bytes; different seeds give
+    independent samples, so a train split from seed s and a test split from seed s + offset do not
+    share images. ShapesOptionError, naming the option, for an impossible one.
     """
-    _validate(
-        n, image_size, channels, seed, min_scale, max_scale, position_jitter, max_rotation, thickness,
-        min_contrast, noise, clutter,
-    )  # fmt: skip
+    _validate(n, drawing, seed)
+    image_size, channels, noise = drawing.image_size, drawing.channels, drawing.noise
     rng = np.random.Generator(np.random.PCG64(seed))
     labels = rng.permutation(np.arange(n, dtype=np.int64) % len(CLASS_NAMES))
-    layout = _draw_layout(rng, labels, image_size, min_scale, max_scale, position_jitter, max_rotation,
-                          thickness, clutter)  # fmt: skip
-    background, foreground = (c.astype(np.float32) for c in _colors(rng, n, channels, min_contrast))
+    layout = _draw_layout(rng, labels, drawing)
+    background, foreground = (c.astype(np.float32) for c in _colors(rng, n, channels, drawing.min_contrast))
 
     images = np.empty((n, channels, image_size, image_size), dtype=np.uint8)
     chunk = max(1, _CHUNK_PIXELS // (image_size * image_size * channels))

@@ -1,8 +1,9 @@
 """What a dataset entry is: the `DATASETS` table, the torch-free `DatasetInfo` an entry declares up
 front, the uint8 `RawSplit`s its `load` produces, and the errors a user's data can cause.
 
-An entry is registered with its user options as keyword-only parameters and returns a
-`DatasetSource`. This module imports no torch: `cnnlab shape` and the pre-flight read `info` only.
+An entry is registered with its user options as keyword-only parameters (of a function, or the
+fields of a keyword-only dataclass) and returns a `DatasetSource`. This module imports no torch:
+`cnnlab shape` and the pre-flight read `info` only.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class RawSplit:
 
 
 class DatasetSource(Protocol):
-    info: DatasetInfo
+    @property
+    def info(self) -> DatasetInfo: ...
 
     def load(self, root: Path, download: bool, seed: int) -> dict[str, RawSplit]:
         """Return {'train': ..., 'test': ...}; raise DatasetError for missing or unreadable files."""

@@ -16,6 +16,7 @@ from cnnlab.run.ledger import Tally
 from cnnlab.run.outcome import Outcome
 from cnnlab.run.plan import Plan
 from cnnlab.rundir.verdicts import at_chance
+from cnnlab.train.progress import RichReporter
 from cnnlab.util.terminal import make_console
 from cnnlab.util.text import plural
 
@@ -70,8 +71,6 @@ class SingleRun:
         yield
 
     def for_run(self, index: int, epochs: int):
-        from cnnlab.train.progress import RichReporter
-
         return lambda store: RichReporter(self.console, store, epochs)
 
     def started(self, index: int) -> None:

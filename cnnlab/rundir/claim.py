@@ -2,26 +2,53 @@
 (two `cnnlab train` of one spec started together, a resume while the run still trains, two hosts of
 a cluster given overlapping work).
 
-A claim is an flock on `runs/.claims/<key>.lock`, taken without waiting by the process that is about
-to create or resume the run and held until the run ends. The kernel drops it when that process
-exits, however it exits (SIGKILL included), so a claim is never left behind; a holder that ends
-normally also removes the file. The key is the run's identity (cnnlab.spec.identity.identity_key):
-the same run whatever directory it is in. Whoever starts runs (the sequential loop, a parallel
-worker, a Ray task) takes the claim through `execute_run`, never around it; only where a Ray worker
-trains into a directory of its own, to be shipped back, does the process that places the run take
-it (cnnlab.run.ray_backend), since the worker cannot reach the runs directory.
+A claim is a lock on `runs/.claims/<key>.lock` (flock; on Windows, msvcrt's byte lock), taken without
+waiting by the process that is about to create or resume the run and held until the run ends. The
+operating system drops it when that process exits, however it exits (SIGKILL included), so a claim
+is never left behind; a holder that ends normally also removes the file (on Windows, where an open
+file cannot be removed, the file stays: the lock is what counts). The key is the run's identity
+(cnnlab.spec.identity.identity_key): the same run whatever directory it is in. Whoever starts runs
+(the sequential loop, a parallel worker, a Ray task) takes the claim through `execute_run`, never
+around it; only where a Ray worker trains into a directory of its own, to be shipped back, does the
+process that places the run take it (cnnlab.run.ray_backend), since the worker cannot reach the runs
+directory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import platform
+import sys
 from pathlib import Path
 
 CLAIMS_DIR = ".claims"  # inside the runs directory; hidden, so that `compare` never walks it
 ATTEMPTS = 10  # a lock file removed by its holder just as another process locked it: open it again
+HOLDER_BYTES = 200  # the holder's line at the start of the file: `pid 4242 on node-3`
+
+if sys.platform == "win32":
+    import msvcrt
+
+    LOCKED_BYTE = 1 << 20  # a Windows lock bars reading the bytes it covers: lock one far past the holder's line
+
+    def _try_lock(fd: int) -> bool:
+        """Lock the file without waiting; False when another process holds it."""
+        os.lseek(fd, LOCKED_BYTE, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        """Lock the file without waiting; False when another process holds it."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 class ClaimHeld(Exception):
@@ -30,6 +57,12 @@ class ClaimHeld(Exception):
     def __init__(self, holder: str) -> None:
         super().__init__(holder)
         self.holder = holder
+
+
+def _holder(fd: int) -> str:
+    """The line the holder wrote at the start of the lock file."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, HOLDER_BYTES).decode("utf-8", "replace").strip() or "another process"
 
 
 class RunClaim:
@@ -47,23 +80,24 @@ class RunClaim:
             folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                current = os.stat(path).st_ino
-            except BlockingIOError:
-                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-                os.close(fd)
-                raise ClaimHeld(holder) from None
+                held = not _try_lock(fd)
+                holder = _holder(fd) if held else ""
+                current = None if held else os.stat(path).st_ino
             except FileNotFoundError:  # removed by its last holder as we locked it
                 os.close(fd)
                 continue
             except BaseException:
                 os.close(fd)
                 raise
+            if held:
+                os.close(fd)
+                raise ClaimHeld(holder)
             if current != os.fstat(fd).st_ino:  # replaced meanwhile: the lock is on a file nobody sees
                 os.close(fd)
                 continue
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {platform.node()}\n".encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"pid {os.getpid()} on {platform.node()}\n".encode())
             return cls(path, fd)
         raise ClaimHeld("a lock file that keeps changing")
 

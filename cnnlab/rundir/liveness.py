@@ -1,24 +1,25 @@
 """Is a `running` run really running? A process that vanished (SIGKILL, a power loss, a crashed
 machine) cannot write its own status, so readers judge from what meta.json says about it:
 
-- on the machine that runs it (same host name): its pid must be alive;
+- on the machine that runs it (same host name): its pid must be alive (not tested on Windows);
 - anywhere: its heartbeat, rewritten every HEARTBEAT_S seconds while it runs, must be recent
   (this also catches a pid reused by another process after a reboot).
 
-A run that fails either test shows as `stale`. Files of older cnnlab versions have neither pid nor
-heartbeat: they show the status they hold.
+A run that fails either test shows as `stale`.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 from datetime import datetime, timezone
 
 from cnnlab.rundir.records import RunMeta
 
 HEARTBEAT_S = 30.0  # how often a running run rewrites its heartbeat
 STALE_AFTER_S = 10 * HEARTBEAT_S  # a heartbeat older than this: the process is gone (or hung)
+PIDS_CHECKED = sys.platform != "win32"  # os.kill(pid, 0) sends Ctrl-C on Windows: there the heartbeat alone tells
 
 
 def now_iso() -> str:
@@ -54,7 +55,7 @@ def seconds_since(iso: str | None, now: datetime | None = None) -> float | None:
 
 
 def heartbeat_age(meta: RunMeta, now: datetime | None = None) -> float | None:
-    """Seconds since the run's last heartbeat; None when it has none (or an unreadable one)."""
+    """Seconds since the run's last heartbeat; None when it cannot be read."""
     return seconds_since(meta.heartbeat, now)
 
 
@@ -62,7 +63,7 @@ def observed_status(meta: RunMeta, now: datetime | None = None, host: str | None
     """meta.status, except `stale` for a `running` run whose process is gone."""
     if meta.status != "running":
         return meta.status
-    if meta.pid is not None and meta.host == (host or platform.node()) and not pid_alive(meta.pid):
+    if PIDS_CHECKED and meta.host == (host or platform.node()) and not pid_alive(meta.pid):
         return "stale"
     age = heartbeat_age(meta, now)
     if age is not None and age > STALE_AFTER_S:

@@ -1,21 +1,21 @@
 """What cnnlab writes into a run directory, as typed records: one definition for every writer and
-every reader (the trainer, `compare`, `eval`, the sweep's skip check).
+every reader (the trainer, `compare`, `eval`, the sweep's skip check). JSON reading and writing are
+here; the CSV files' in cnnlab.rundir.csv_files.
 
-Readers tolerate files of older cnnlab versions (every field that was ever absent has a default) and
-of newer ones (unknown keys are ignored); a malformed file is one RecordError line naming it.
+The files of their own (meta.json, summary.json, sweep.yaml) carry a schema_version: a reader refuses
+a file of a newer schema than it knows, and ignores the unknown keys of its own schema (a field added
+since). A malformed file is one RecordError line naming it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from cnnlab.errors import CnnlabError
 
@@ -29,7 +29,10 @@ RESUMABLE: frozenset[str] = frozenset({"interrupted", "failed", "stale"})  # `cn
 # Counts, epochs, sizes: at most 2**53, the integers a float (a plot, a mean, JSON elsewhere) holds
 # exactly; a file that claims more is malformed, not a number to overflow on later.
 Count = Annotated[int, Field(ge=0, le=2**53)]
-Seed = Annotated[int, Field(ge=-(2**53), le=2**53)]  # older cnnlab versions allowed negative seeds
+
+SCHEMA_VERSION = 1
+"""The layout of meta.json, summary.json and sweep.yaml. Raise it when a change would make an older
+cnnlab misread them (a field that changes meaning or becomes required), so that it refuses them."""
 
 
 class RecordError(CnnlabError):
@@ -44,10 +47,37 @@ class MissingRecord(RecordError):
     """A run file that does not exist (yet)."""
 
 
+class NewerRecord(RecordError):
+    """A run file of a newer schema than this cnnlab reads: what it holds may mean something else."""
+
+    def __init__(self, path: str | Path, version: int) -> None:
+        super().__init__(path, f"written by a newer cnnlab (schema {version}; this one reads {SCHEMA_VERSION}): "
+                               f"upgrade cnnlab")
+
+
+class _NewerSchema(Exception):  # not a ValueError, so that pydantic lets it through unwrapped
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
 class Record(BaseModel):
-    """Base of the records: unknown keys (from a newer cnnlab) are ignored, not errors."""
+    """Base of the records: unknown keys (fields added since, within the same schema) are ignored."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+class FileRecord(Record):
+    """A record that is a file of its own; its schema_version comes first in the file."""
+
+    schema_version: Annotated[int, Field(ge=1)] = SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known(cls, version: int) -> int:
+        if version > SCHEMA_VERSION:
+            raise _NewerSchema(version)
+        return version
 
 
 class Resumption(Record):
@@ -77,34 +107,34 @@ class Compute(Record):
     sync_bn: bool = False  # batch norm statistics over the global batch
 
 
-class RunMeta(Record):
+class RunMeta(FileRecord):
     """meta.json: what the run is and how it stands; rewritten whenever its status changes, and by the
     heartbeat while it runs (so that a reader can tell a live run from one whose process vanished)."""
 
     status: Status  # running | completed | failed | interrupted | diverged
-    run_id: str | None = None  # the directory's name
-    name: str = ""  # the experiment's name: runs/<name>/<run_id>
-    started: str | None = None  # ISO 8601 with the local offset
+    run_id: str  # the directory's name
+    name: str  # the experiment's name: runs/<name>/<run_id>
+    started: str  # ISO 8601 with the local offset
     ended: str | None = None
     duration_s: float | None = None  # wall time from start to end
-    seed: Seed | None = None
-    swept: dict[str, Any] = {}  # the sweep values that made this run (dotted key → value)
+    seed: Count
+    swept: dict[str, Any]  # the sweep values that made this run (dotted key → value)
     device: str | None = None  # the torch device it trained on (rank 0's, under torchrun)
     threads: Count | None = None  # CPU threads torch used
     compute: Compute | None = None  # how it computed: precision, memory format, kernels, processes
-    versions: dict[str, str] = {}  # cnnlab, python, torch, torchvision, numpy
-    host: str | None = None  # the machine of the process that runs (or ran) it
-    machine: str | None = None  # processor and core count (and GPU), for reports
-    pid: Count | None = None  # that process
-    heartbeat: str | None = None  # last sign of life of that process (ISO 8601), every HEARTBEAT_S while running
+    versions: dict[str, str]  # cnnlab, python, torch, torchvision, numpy
+    host: str  # the machine of the process that runs (or ran) it
+    machine: str | None = None  # processor and core count (and GPU), for reports: known once training starts
+    pid: Count  # that process
+    heartbeat: str  # last sign of life of that process (ISO 8601), every HEARTBEAT_S while running
     git_commit: str | None = None  # of the working directory's repository, if any
-    command: str | None = None  # the `cnnlab train` invocation that made it
+    command: str  # the `cnnlab train` invocation that made it
     error: str | None = None  # why it failed or was interrupted
     failed_rank: Count | None = None  # under torchrun: the process whose failure failed the run
     resumptions: list[Resumption] = []  # every `--resume` that continued it, in order
 
 
-class RunSummary(Record):
+class RunSummary(FileRecord):
     """summary.json: the run's results, written once when training ends (completed or diverged).
 
     `best_epoch` is the epoch the monitor (train.monitor, train.min_delta) picked, and `best_val_acc`
@@ -159,8 +189,6 @@ class MetricsRow(Record):
     seconds: OptionalFloat = None
 
 
-METRIC_COLUMNS = tuple(MetricsRow.model_fields)
-
 DIAGNOSTIC_STATISTICS: dict[str, str] = {
     "act_mean": "mean of the layer's activation (its output after the activation function) over the probe batch",
     "act_std": "standard deviation of that activation",
@@ -189,16 +217,14 @@ class DiagnosticsRow(Record):
     value: float
 
 
-DIAGNOSTIC_COLUMNS = tuple(DiagnosticsRow.model_fields)
 
-
-class SweepRecord(Record):
+class SweepRecord(FileRecord):
     """runs/<name>/sweep.yaml: the experiment as written (with --set applied), so that a sweep reads
     as a unit later."""
 
     name: str
     sweep: dict[str, list[Any]] = {}
-    seeds: list[Seed] | None = None
+    seeds: list[Count] | None = None
     description: str = ""  # what the experiment shows
     claims: list[str] = []  # what its runs should show (cnnlab.spec.claims)
     command: str | None = None  # the `cnnlab train` invocation that ran it last
@@ -209,7 +235,7 @@ class SweepRecord(Record):
 class Monitor:
     """Which epoch is best: train.monitor higher (val_acc) or lower (val_loss) than the best so far by
     more than train.min_delta. Without a validation split every epoch counts as an improvement, so
-    best is last. The trainer asks it epoch by epoch; readers of older runs without a summary too."""
+    best is last. The trainer asks it epoch by epoch; readers of runs without a summary yet too."""
 
     metric: Literal["val_acc", "val_loss"] = "val_acc"
     min_delta: float = 0.0
@@ -247,12 +273,13 @@ def epoch_figures(rows: Sequence[MetricsRow], monitor: Monitor) -> dict[str, Any
     }
 
 
-# ------------------------------------------------------------------------- reading and writing
+# ------------------------------------------------------------------------- JSON files
 
 R = TypeVar("R", bound=Record)
 
 
-def _problem(err: ValidationError) -> str:
+def validation_problem(err: ValidationError) -> str:
+    """The first thing pydantic found wrong, as `where: what`."""
     first = err.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"{where}: {first['msg']}" if where else first["msg"]
@@ -270,11 +297,24 @@ def read_text(path: str | Path) -> str:
 
 
 def parse_json_record(text: str, cls: type[R], path: str | Path) -> R:
+    """meta.json's or summary.json's text as its record; RecordError (NewerRecord for a newer schema)."""
     try:
         return cls.model_validate_json(text)
     except ValidationError as err:
         kind = "not valid JSON" if err.errors()[0]["type"] == "json_invalid" else "malformed"
-        raise RecordError(path, f"{kind} ({_problem(err)})") from None
+        raise RecordError(path, f"{kind} ({validation_problem(err)})") from None
+    except _NewerSchema as err:
+        raise NewerRecord(path, err.version) from None
+
+
+def validate_record(data: Any, cls: type[R], path: str | Path) -> R:
+    """Parsed data (sweep.yaml's) as its record; RecordError (NewerRecord for a newer schema)."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise RecordError(path, f"malformed ({validation_problem(err)})") from None
+    except _NewerSchema as err:
+        raise NewerRecord(path, err.version) from None
 
 
 def read_json_record(path: str | Path, cls: type[R]) -> R:
@@ -285,73 +325,3 @@ def read_json_record(path: str | Path, cls: type[R]) -> R:
 def json_text(record: Record) -> str:
     """A record as the JSON cnnlab writes (indented, fields in definition order)."""
     return json.dumps(record.model_dump(mode="json"), indent=2) + "\n"
-
-
-def metrics_csv(rows: Sequence[MetricsRow]) -> str:
-    return records_csv(rows, METRIC_COLUMNS)
-
-
-def diagnostics_csv(rows: Sequence[DiagnosticsRow], header: bool = True) -> str:
-    """diagnostics.csv's lines for `rows` (without the header: lines to add to a file that has one)."""
-    return records_csv(rows, DIAGNOSTIC_COLUMNS, header)
-
-
-def records_csv(rows: Sequence[Record], columns: Sequence[str], header: bool = True) -> str:
-    """Records as CSV: a header of `columns`, one line per record, floats to 6 significant digits."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    if header:
-        writer.writerow(columns)
-    for row in rows:
-        writer.writerow(_csv_cell(getattr(row, column)) for column in columns)
-    return buf.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return value
-
-
-def parse_metrics(text: str, path: str | Path) -> tuple[list[MetricsRow], int]:
-    """metrics.csv's rows, a later row for the same epoch replacing an earlier one; and how many rows
-    could not be read. RecordError when there is no epoch column."""
-    lines = csv.reader(text.splitlines())
-    header = next(lines, None)
-    if header is None:  # created, no epoch finished yet
-        return [], 0
-    header = [name.strip() for name in header]
-    if "epoch" not in header:
-        raise RecordError(path, "no epoch column")
-    by_epoch: dict[int, MetricsRow] = {}
-    bad = 0
-    for cells in lines:
-        if not cells:
-            continue
-        try:
-            row = MetricsRow.model_validate(dict(zip(header, cells, strict=False)))
-        except ValidationError:
-            bad += 1
-            continue
-        by_epoch[row.epoch] = row
-    return [by_epoch[e] for e in sorted(by_epoch)], bad
-
-
-def parse_diagnostics(text: str, path: str | Path) -> list[DiagnosticsRow]:
-    """diagnostics.csv's rows; RecordError (naming the file and the line) for a file that is not one."""
-    lines = csv.reader(text.splitlines())
-    header = [name.strip() for name in next(lines, [])]
-    missing = [column for column in DIAGNOSTIC_COLUMNS if column not in header]
-    if missing:
-        raise RecordError(path, f"not a diagnostics file (no {', '.join(missing)} column)")
-    rows = []
-    for number, cells in enumerate(lines, 2):
-        if not cells:
-            continue
-        try:
-            rows.append(DiagnosticsRow.model_validate(dict(zip(header, cells, strict=False))))
-        except ValidationError as err:
-            raise RecordError(path, f"line {number}: {_problem(err)}") from None
-    return rows

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CnnlabError
-from cnnlab.rundir.records import MetricsRow, R, Record, RunMeta, json_text, metrics_csv, read_json_record
+from cnnlab.rundir.csv_files import metrics_csv
+from cnnlab.rundir.records import MetricsRow, R, Record, RunMeta, json_text, read_json_record
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import dump_yaml
 
@@ -92,7 +93,7 @@ class RunStore:
         return self.read("meta.json", RunMeta)
 
     def write_diagnostics(self, text: str) -> None:
-        """Rewrite diagnostics.csv with every record so far: `text` as records.diagnostics_csv renders them."""
+        """Rewrite diagnostics.csv with every record so far: `text` as csv_files.diagnostics_csv renders them."""
         write_text_atomic(self.file("diagnostics.csv"), text)
 
     def files(self) -> list[str]:

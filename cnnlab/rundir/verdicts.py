@@ -12,18 +12,10 @@ from cnnlab.rundir.records import RunSummary
 NOISE_Z = 2.5  # test accuracy within this many standard errors above chance is not evidence of learning
 
 
-def chance_accuracy(summary: RunSummary) -> float | None:
-    """The test accuracy of always answering the most common class (1/C for balanced classes);
-    summaries written before cnnlab recorded it: 1/C."""
-    if summary.chance_acc is not None:
-        return summary.chance_acc
-    return 1 / len(summary.classes) if summary.classes else None
-
-
 def at_chance(summary: RunSummary) -> str | None:
     """'12.50% = chance for 8 classes: the network did not learn' when the test accuracy is not
     significantly above chance: within NOISE_Z binomial standard errors of it on the test split."""
-    chance, acc = chance_accuracy(summary), summary.test_acc
+    chance, acc = summary.chance_acc, summary.test_acc
     if chance is None or acc is None:
         return None
     n = summary.split_sizes.get("test", 0)

@@ -266,11 +266,6 @@ def layer_syntax(layer: Layer) -> str | None:
     return write(layer) if write else None
 
 
-def syntax_help() -> str:
-    """One line per kind: its usage."""
-    return "\n".join(kind.usage for kind in KINDS.values())
-
-
 # ---------------------------------------------------------------- whole arguments
 
 

@@ -286,8 +286,3 @@ FORMATS: dict[str, Callable[[Titled], str]] = {"json": _json, "csv": _csv, "mark
 def format_analyses(items: Titled, fmt: str) -> str:
     """Several (title, analysis) pairs as one 'json', 'csv' or 'markdown' text."""
     return FORMATS[fmt](items)
-
-
-def format_analysis(analysis: Analysis, fmt: str) -> str:
-    """One analysis as 'json', 'csv' or 'markdown' text."""
-    return format_analyses([(None, analysis)], fmt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,22 @@ from cnnlab.spec.schema import Spec
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 
+def _closest_file(path: Path) -> str:
+    """' (did you mean "experiments/quickstart.yaml"?)': the file beside `path` whose name is closest."""
+    try:
+        names = [entry.name for entry in path.parent.iterdir() if entry.is_file()]
+    except OSError:  # no such folder either
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+    return f' (did you mean "{path.parent / close[0]}"?)' if close else ""
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """The spec file as a mapping; any reading problem becomes one SpecError line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
+        raise SpecError(f"{path}: no such file{_closest_file(path)}") from None
     except IsADirectoryError:
         raise SpecError(f"{path}: is a directory, expected a YAML spec file") from None
     except (OSError, UnicodeDecodeError) as err:

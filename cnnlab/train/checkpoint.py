@@ -24,7 +24,7 @@ import torch
 from cnnlab.errors import CnnlabError
 from cnnlab.util.files import atomic_path
 
-FORMAT = 2  # 1: no `progress` (cnnlab before exact resume)
+FORMAT = 2  # the layout of last.pt and best.pt; `load` refuses a newer one, whose keys may mean something else
 
 
 class CheckpointError(CnnlabError):
@@ -40,7 +40,8 @@ def save(path: Path, state: dict[str, Any]) -> None:
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """A checkpoint's content, loaded with weights_only=True; CheckpointError (one line) when the file
-    is missing, unreadable, not a checkpoint, or holds anything but tensors and plain data."""
+    is missing, unreadable, not a checkpoint, of a newer format, or holds anything but tensors and plain
+    data."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
@@ -62,6 +63,9 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
             not isinstance(state.get("epoch"), int):
         raise CheckpointError(f"{path}: not a cnnlab checkpoint (expected a mapping with model weights and an "
                               f"epoch)")
+    if isinstance(version := state.get("format"), int) and version > FORMAT:
+        raise CheckpointError(f"{path}: written by a newer cnnlab (checkpoint format {version}; this one reads "
+                              f"{FORMAT}): upgrade cnnlab")
     return state
 
 

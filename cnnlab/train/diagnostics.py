@@ -26,7 +26,8 @@ from torch import nn
 from cnnlab.data.pipeline import Batches
 from cnnlab.models.activations import ACTIVATIONS
 from cnnlab.models.builder import weighted_layers
-from cnnlab.rundir.records import DiagnosticsRow, RecordError, diagnostics_csv, parse_diagnostics, read_text
+from cnnlab.rundir.csv_files import diagnostics_csv, parse_diagnostics
+from cnnlab.rundir.records import DiagnosticsRow, RecordError, read_text
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.layers import Activation, Plan
 from cnnlab.spec import DiagnosticsSpec

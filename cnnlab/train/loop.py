@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -37,7 +36,9 @@ from cnnlab.train.device import configure_kernels, seed_everything, uses_channel
 from cnnlab.train.diagnostics import Diagnostics
 from cnnlab.train.distributed import SINGLE, World
 from cnnlab.train.engine import Engine
-from cnnlab.train.heads import HEADS, Head
+from cnnlab.train.epoch_state import EpochSoFar
+from cnnlab.train.evaluation import evaluate
+from cnnlab.train.heads import HEADS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 from cnnlab.train.precision import resolve_precision
 
@@ -57,43 +58,6 @@ class Reporter(Protocol):
     def batch_done(self, done: int, loss: float, acc: float, images_per_s: float) -> None: ...
     def epoch_done(self, row: MetricsRow) -> None: ...
     def message(self, text: str) -> None: ...
-
-
-def evaluate(engine: Engine, batches: Batches, head: Head, classes: int) -> tuple[float, float, float]:
-    """(mean loss, accuracy, balanced accuracy) over a whole split, in evaluation mode (each process
-    evaluates its part of every batch; the sums are taken over all of them). Balanced accuracy is the
-    mean over the split's classes of the share of each class predicted right (Brodersen et al. 2010):
-    1/classes for a constant answer however unequal the classes, where plain accuracy would give the
-    largest class's share."""
-    engine.model.eval()
-    engine.world.sync_buffers(engine.model)  # rank 0's running statistics
-    labels = batches.split.labels
-    loss = torch.zeros((), device=labels.device, dtype=torch.float64)
-    hits = torch.zeros(classes, device=labels.device, dtype=torch.int64)  # right answers per true class
-    with torch.inference_mode():
-        for x, y in batches.in_order():
-            logits = engine.forward(x)
-            loss += head.loss(logits, y, reduction="sum")
-            hits.index_add_(0, y, (head.predict(logits) == y).long())
-    total_loss, *class_hits = engine.world.totals(loss, *hits.unbind())
-    counts = labels.bincount(minlength=classes).tolist()  # every process holds the whole split's labels
-    recalls = [h / c for h, c in zip(class_hits, counts, strict=True) if c]
-    n = len(batches.split)
-    return total_loss / n, sum(class_hits) / n, sum(recalls) / len(recalls)
-
-
-@dataclass
-class EpochSoFar:
-    """The epoch in progress: how far it got and its running sums (what a mid-epoch resume needs)."""
-
-    step: int = 0  # batches done
-    lr: float = 0.0  # the rate at the epoch's start (metrics.csv's `lr`)
-    loss_sum: torch.Tensor | None = None  # Σ loss·batch, float64 on the device (this process's part)
-    correct: torch.Tensor | None = None  # int64 on the device (this process's part)
-    seen: int = 0  # images of the batches done, over all processes
-    timed: int = 0  # of those, the images of timed steps (not a compiling first step): images/s
-    seconds: float = 0.0  # training time so far (warm-up excluded)
-    shuffle_state: torch.Tensor | None = None  # the batch-order generator when the epoch began
 
 
 class Trainer:
@@ -125,6 +89,12 @@ class Trainer:
     def epoch(self) -> int:
         """Epochs completed."""
         return len(self.rows)
+
+    @property
+    def out_of_patience(self) -> bool:
+        """Early stopping: train.patience epochs have passed without an improvement."""
+        patience = self.train_spec.patience
+        return patience is not None and self.since_best >= patience
 
     @property
     def compute(self) -> Compute:
@@ -194,16 +164,13 @@ class Trainer:
         Every process calls it (the running sums and the random states are collected from all); rank 0
         writes it."""
         p, world = self.partial, self.world
-        loss_sum = world.total(p.loss_sum) if p.loss_sum is not None else None
-        correct = world.total(p.correct) if p.correct is not None else None
+        epoch_progress = p.progress(world)
         states = world.gather(checkpoint.random_states(self.shuffle, self.augment_generator))
         if not world.is_main:
             return
         progress = {
             "rows": [row.model_dump() for row in self.rows], "best": self.best, "since_best": self.since_best,
-            "train_seconds": self.train_seconds, "train_images": self.train_images,
-            "step": p.step, "epoch_lr": p.lr, "epoch_loss_sum": loss_sum, "epoch_correct": correct,
-            "epoch_seen": p.seen, "epoch_timed": p.timed, "epoch_seconds": p.seconds,
+            "train_seconds": self.train_seconds, "train_images": self.train_images, **epoch_progress,
             "random": states[0], "world_size": world.size,
         }
         if world.size > 1:  # each process's own torch, Python and numpy states (dropout draws differ)
@@ -219,11 +186,7 @@ class Trainer:
     def restore(self, state: dict) -> None:
         """Continue from a last.pt written by `save_last` (after `setup`; every process, with the same
         `state`)."""
-        path = self._checkpoint("last.pt")
-        progress = state.get("progress")
-        if not isinstance(progress, dict):
-            raise checkpoint.CheckpointError(f"{path}: written by a cnnlab without exact resume (no progress "
-                                             f"record); train the spec again instead")
+        path, progress = self._checkpoint("last.pt"), state["progress"]
         checkpoint.load_weights(self.model, state, path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -231,13 +194,7 @@ class Trainer:
         self.rows = [MetricsRow.model_validate(row) for row in progress["rows"]]
         self.best, self.since_best = progress["best"], progress["since_best"]
         self.train_seconds, self.train_images = progress["train_seconds"], progress["train_images"]
-        mine = self.world.is_main  # the running sums are the total of all processes: rank 0 carries them
-        self.partial = EpochSoFar(
-            step=progress["step"], lr=progress["epoch_lr"], seen=progress["epoch_seen"],
-            timed=progress.get("epoch_timed", progress["epoch_seen"]), seconds=progress["epoch_seconds"],
-            shuffle_state=progress["random"]["shuffle"],
-            loss_sum=_on(progress["epoch_loss_sum"], self.device, mine),
-            correct=_on(progress["epoch_correct"], self.device, mine))
+        self.partial = EpochSoFar.from_progress(progress, self.device, carries_sums=self.world.is_main)
         ranks = progress.get("random_ranks") or [progress["random"]]
         random = {**ranks[self.world.rank % len(ranks)], "shuffle": progress["random"]["shuffle"]}
         checkpoint.restore_random_states(random, self.shuffle, self.augment_generator)
@@ -302,7 +259,7 @@ class Trainer:
         stopped_early = diverged = False
         self.diagnostics.record(0)
         while self.epoch < t.epochs:
-            if t.patience is not None and self.since_best >= t.patience:  # reached before a stop at the boundary
+            if self.out_of_patience:  # reached before a stop at the boundary
                 stopped_early = True
                 self.reporter.message(f"early stopping: {t.monitor} has not improved for {self.since_best} epochs")
                 break
@@ -335,11 +292,9 @@ class Trainer:
             self.save_last()
             if improved:
                 self.save_best()
-            self.diagnostics.record(epoch, last=epoch == t.epochs or t.patience is not None
-                                    and self.since_best >= t.patience)
+            self.diagnostics.record(epoch, last=epoch == t.epochs or self.out_of_patience)
             self.reporter.epoch_done(row)
-            if self.epoch < t.epochs and (signum := self.stop()) is not None \
-                    and not (t.patience is not None and self.since_best >= t.patience):
+            if self.epoch < t.epochs and (signum := self.stop()) is not None and not self.out_of_patience:
                 self.reporter.message(f"stopped after epoch {epoch}: in checkpoints/last.pt")
                 raise Interrupted(signum)
         return self.summarize(stopped_early, diverged)
@@ -378,10 +333,3 @@ class Trainer:
             device=str(self.device),
             files=sorted({*self.store.files(), "summary.json"}) if self.store is not None else [],  # rank 0 writes
         )
-
-
-def _on(value: torch.Tensor | None, device: torch.device, kept: bool = True) -> torch.Tensor | None:
-    """A saved running sum on `device` (zero where another process carries it)."""
-    if value is None:
-        return None
-    return value.to(device) if kept else torch.zeros_like(value, device=device)

@@ -129,7 +129,7 @@ def table_lines(table: TextTable, width: int | None, styled: bool = False) -> li
                 all_spans += [(at + start + a, at + start + b, s) for a, b, s in spans[i]]
             pieces.append(piece)
             at += len(piece) + len(gap)
-        text = gap.join(pieces).rstrip()
+        text = gap.join(pieces).rstrip()  # a blank right-aligned last cell is all padding
         if not styled:
             out.append(text)
             return
@@ -139,6 +139,7 @@ def table_lines(table: TextTable, width: int | None, styled: bool = False) -> li
         out.append(rich)
 
     def plain(text: str, style: str = "") -> None:
+        text = text.rstrip()  # through a pipe the lines are data: nothing after their last character
         out.append(Text(text, style=style) if styled else text)
 
     if table.title:

@@ -13,7 +13,9 @@ conventions, so that a user (or a test) can choose:
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
+from typing import TextIO
 
 from rich.console import Console
 
@@ -27,6 +29,12 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal and not _columns():
         console = Console(highlight=False, stderr=stderr, width=UNLIMITED)
     return console
+
+
+def console_for(stream: TextIO) -> Console:
+    """make_console's console for standard output; for any other stream (a file, a test's buffer), a
+    console without a width limit."""
+    return make_console() if stream is sys.stdout else Console(file=stream, highlight=False, width=UNLIMITED)
 
 
 def _columns() -> int | None:

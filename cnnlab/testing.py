@@ -1,9 +1,9 @@
-"""Write images in the real on-disk formats torchvision reads: MNIST IDX (with its raw/ layout),
-CIFAR-10/100 pickle batches, SVHN .mat, and ImageFolder PNGs.
+"""Synthetic datasets written in the real on-disk formats torchvision reads: MNIST IDX (with its raw/
+layout), CIFAR-10/100 pickle batches, SVHN .mat, and ImageFolder PNGs.
 
-For tests and benchmarks, which must exercise the real reading code without downloading anything,
-and for anyone who wants a stand-in dataset offline. `synthetic_images` makes learnable data: every
-class has its own template, plus noise. numpy (and scipy / PIL where a format needs them) only.
+For tests and benchmarks, which must exercise the real reading code without downloading anything;
+not used by cnnlab itself. `synthetic_images` makes learnable data: every class has its own template,
+plus noise. numpy (and scipy / PIL where a format needs them) only.
 """
 
 from __future__ import annotations
