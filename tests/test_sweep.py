@@ -142,3 +142,16 @@ def test_a_sweep_rerun_with_resume_continues_its_unfinished_runs_in_parallel(cli
         assert meta["status"] == "completed" and [r["status"] for r in meta["resumptions"]] == \
             ["interrupted" if seed == 0 else "failed"]
         assert "--resume" in meta["resumptions"][0]["command"]
+
+
+def test_a_run_written_by_a_newer_cnnlab_stops_the_plan_in_one_line(cli, tiny_spec, tmp_path):
+    """Whether it is done cannot be told: training it again would make a second directory of the run."""
+    spec, runs = tiny_spec(), tmp_path / "runs"
+    assert cli("train", spec, "--runs-dir", runs).exit_code == 0
+    [meta] = runs.glob("tiny/*/meta.json")
+    meta.write_text(meta.read_text().replace('"schema_version": 1', '"schema_version": 2'))
+    for args in ([], ["--dry-run"]):
+        result = cli("train", spec, "--runs-dir", runs, *args)
+        assert result.exit_code == 2 and result.stderr == (
+            f"error: {meta}: written by a newer cnnlab (schema 2; this one reads 1): upgrade cnnlab\n")
+    assert len(list(runs.glob("tiny/*/meta.json"))) == 1

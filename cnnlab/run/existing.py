@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.rundir.liveness import observed_status
-from cnnlab.rundir.records import RecordError, RunMeta, SweepRecord, read_json_record, read_text
+from cnnlab.rundir.records import NewerRecord, RecordError, RunMeta, SweepRecord, read_json_record, read_text
 from cnnlab.rundir.store import experiment_dir
 from cnnlab.spec.identity import canonical
 from cnnlab.util.files import write_text_atomic
@@ -23,13 +23,16 @@ SWEEP_FILE = "sweep.yaml"
 
 def runs_by_status(experiment: Path, wanted: frozenset[str]) -> dict[str, Path]:
     """Run identity (canonical JSON) → run directory, for the runs of an experiment whose observed
-    status is in `wanted`; the newest directory where several hold the same run."""
+    status is in `wanted`; the newest directory where several hold the same run. A run written by a
+    newer cnnlab stops the plan (NewerRecord): this one cannot tell whether it is done."""
     found: dict[str, Path] = {}
     for meta_path in sorted(experiment.glob("*/meta.json")):  # run ids start with the time: oldest first
         try:
             if observed_status(read_json_record(meta_path, RunMeta)) not in wanted:
                 continue
             spec = load_yaml(read_text(meta_path.parent / "spec.yaml"))
+        except NewerRecord:
+            raise
         except (RecordError, YamlError):
             continue  # unreadable or partial: not done
         if isinstance(spec, dict):

@@ -1,4 +1,4 @@
-"""Leaving a process at once."""
+"""The process and the machine it runs on: the CPUs it may use, leaving at once."""
 
 from __future__ import annotations
 
@@ -13,3 +13,10 @@ def exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity on Linux; elsewhere all of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

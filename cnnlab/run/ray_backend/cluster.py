@@ -19,6 +19,7 @@ from cnnlab.errors import CnnlabError, UsageError
 from cnnlab.run.ray_backend.tasks import RayTask
 from cnnlab.run.ray_backend.worker import probe
 from cnnlab.run.signals import reclaim_signals
+from cnnlab.util.process import usable_cpus
 from cnnlab.util.text import plural
 
 INSTALL = "pip install 'cnnlab[ray]'"
@@ -39,7 +40,7 @@ def connected(ray: Any, address: str | None) -> Iterator[str]:
     settings: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an instance of our own: nothing to report
-        settings.update(address="local", num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False)
+        settings.update(address="local", num_cpus=usable_cpus(), include_dashboard=False)
     else:
         _check_reachable(address)
         settings.update(address=address)

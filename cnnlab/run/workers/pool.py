@@ -35,6 +35,7 @@ from cnnlab.run.workers.worker import worker_main
 from cnnlab.rundir.liveness import now_iso
 from cnnlab.rundir.records import RecordError, RunMeta, read_json_record
 from cnnlab.rundir.store import RunStore
+from cnnlab.util.process import usable_cpus
 from cnnlab.util.text import plural
 
 POLL_S = 0.25  # how often the parent looks for a stop request while it waits for workers
@@ -61,7 +62,7 @@ class WorkerPool(Scheduler):
     def run(self, plan: Plan, policy: StopPolicy, reporter: Any) -> Tally:
         todo = plan.todo
         n = min(self.jobs, len(todo))
-        jobs = plan_jobs(todo, n, len(os.sched_getaffinity(0)))
+        jobs = plan_jobs(todo, n, usable_cpus())
         ledger = Ledger(plan, policy, reporter)
         with reporter.begin(f"{plural(len(todo), 'run')}, {n} at a time, into {shown_path(plan.folder)}/", n):
             Workers(plan, ledger, jobs, n, gpu_count()).run()
