@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnnlab.data.writers import write_synthetic
 from cnnlab.run.ledger import Tally
 from cnnlab.run.outcome import Outcome
 from cnnlab.run.plan import Plan, PlannedRun
 from cnnlab.run.policy import StopPolicy
 from cnnlab.spec import RunSpec, resolve
+from cnnlab.testing import write_synthetic
 from tests.conftest import TINY
 from tests.ray_cluster import ENV
 
