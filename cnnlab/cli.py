@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +26,8 @@ from cnnlab.commands import report as report_command
 from cnnlab.commands import shape as shape_command
 from cnnlab.commands import train as train_command
 from cnnlab.errors import CnnlabError
+
+LIST_ITEM = re.compile(r"([-*•]|\d+[.)]) ")  # a docstring line that starts an item of a list
 
 # click's exceptions, from whichever click this typer uses (its own copy since typer 0.26, click before).
 _click_errors = importlib.import_module(TyperGroup.__bases__[0].__module__.rpartition(".")[0] + ".exceptions")
@@ -103,9 +107,26 @@ class LazyEpilog(TyperCommand):
         self._epilog = value
 
 
+def reflow(doc: str) -> str:
+    """A docstring as help text: the lines of each paragraph joined, for Rich to wrap at the width
+    the help is shown at (Typer keeps every line break after the first paragraph, so the source's
+    wrapping would break lines in mid-sentence); paragraphs stay apart and list items on lines of
+    their own."""
+    paragraphs = []
+    for paragraph in inspect.cleandoc(doc).split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not LIST_ITEM.match(line):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
 def register(name: str, fn: Callable, epilog: str | Callable[[], str]) -> None:
     """Add a command; its docstring is its help, its examples the epilog, and user errors become one line."""
-    app.command(name=name, epilog=epilog, cls=LazyEpilog)(user_errors(fn))
+    app.command(name=name, help=reflow(fn.__doc__ or ""), epilog=epilog, cls=LazyEpilog)(user_errors(fn))
 
 
 register("train", train_command.train, train_command.epilog)
