@@ -1,7 +1,8 @@
 """The `cnnlab` command: thin Typer commands over the library.
 
-Nothing here imports torch at module level; the commands that train import it when they run, so
-`cnnlab --help`, `cnnlab shape`, `cnnlab compare` and `cnnlab inspect` answer at once.
+A command's module (cnnlab.commands.NAME) is imported only when that command runs or `--help` lists
+it, and no module imports torch at import time (the commands that train import it when they run),
+so `cnnlab --help`, `cnnlab shape`, `cnnlab compare` and `cnnlab inspect` answer at once.
 """
 
 from __future__ import annotations
@@ -11,22 +12,25 @@ import importlib
 import inspect
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from cnnlab import __version__
-from cnnlab.commands import compare as compare_command
-from cnnlab.commands import eval as eval_command
-from cnnlab.commands import inspect as inspect_command
-from cnnlab.commands import ls as ls_command
-from cnnlab.commands import report as report_command
-from cnnlab.commands import shape as shape_command
-from cnnlab.commands import train as train_command
 from cnnlab.errors import CnnlabError
 
+# name → (its function in cnnlab.commands.NAME, the module's epilog: text, or a function that makes it)
+COMMANDS = {
+    "train": ("train", "epilog"),
+    "shape": ("shape", "EPILOG"),
+    "eval": ("evaluate", "EPILOG"),
+    "compare": ("compare", "EPILOG"),
+    "report": ("report", "EPILOG"),
+    "ls": ("ls", "EPILOG"),
+    "inspect": ("inspect", "EPILOG"),
+}
 LIST_ITEM = re.compile(r"([-*•]|\d+[.)]) ")  # a docstring line that starts an item of a list
 
 # click's exceptions, from whichever click this typer uses (its own copy since typer 0.26, click before).
@@ -53,9 +57,33 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+class LazyCommands(Mapping):
+    """The commands by name, each built (and its module imported) when it is first looked up: running
+    one command imports none of the others' modules."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        return _command(name)
+
+
+class Cnnlab(OneLineErrors):
+    """cnnlab's group: one-line usage errors, and the commands of COMMANDS, imported when needed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = LazyCommands()
+
+
 app = typer.Typer(
     name="cnnlab",
-    cls=OneLineErrors,
+    cls=Cnnlab,
     help="A laboratory for convolutional networks: train from YAML specs, compare runs, compute shapes.",
     no_args_is_help=True,
     add_completion=False,
@@ -124,18 +152,17 @@ def reflow(doc: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def register(name: str, fn: Callable, epilog: str | Callable[[], str]) -> None:
-    """Add a command; its docstring is its help, its examples the epilog, and user errors become one line."""
-    app.command(name=name, help=reflow(fn.__doc__ or ""), epilog=epilog, cls=LazyEpilog)(user_errors(fn))
-
-
-register("train", train_command.train, train_command.epilog)
-register("shape", shape_command.shape, shape_command.EPILOG)
-register("eval", eval_command.evaluate, eval_command.EPILOG)
-register("compare", compare_command.compare, compare_command.EPILOG)
-register("report", report_command.report, report_command.EPILOG)
-register("ls", ls_command.ls, ls_command.EPILOG)
-register("inspect", inspect_command.inspect, inspect_command.EPILOG)
+@functools.cache
+def _command(name: str) -> Any:
+    """Command `name`: its function's docstring is its help, its module's examples the epilog, and user
+    errors become one line."""
+    function, epilog = COMMANDS[name]
+    module = importlib.import_module(f"cnnlab.commands.{name}")
+    fn = getattr(module, function)
+    one = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    one.command(name=name, help=reflow(fn.__doc__ or ""), epilog=getattr(module, epilog), cls=LazyEpilog)(
+        user_errors(fn))
+    return typer.main.get_command(one)
 
 
 def main() -> None:

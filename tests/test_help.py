@@ -52,6 +52,15 @@ def test_help_paragraphs_fill_their_lines(command, width):
     assert ragged(lines, width) == []
 
 
+def test_the_command_list_names_every_command_with_its_summary():
+    """Each command's module loads only when that command runs, yet `cnnlab --help` lists them all."""
+    text = "\n".join(help_lines([], 120))
+    for name, summary in [("train", "Train the model"), ("shape", "Output shape, params"), ("eval", "Evaluate a"),
+                          ("compare", "Put runs side"), ("report", "Write a markdown"), ("ls", "List runs"),
+                          ("inspect", "Why runs learn")]:
+        assert re.search(rf"^│ {name} +{summary}", text, re.MULTILINE), name
+
+
 def test_a_list_in_a_docstring_keeps_its_lines():
     starts = [line.strip()[:12] for line in help_lines(["report"], 120)]
     assert {"- 'A > B' ho", "- 'A ~= B' h", "- 'A ~ chanc"} <= set(starts)
