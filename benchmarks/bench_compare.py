@@ -162,12 +162,6 @@ app(sys.argv[1:], prog_name="cnnlab compare")
 """
 
 
-def registered() -> bool:
-    from cnnlab.cli import app
-
-    return any(c.name == "compare" for c in app.registered_commands)
-
-
 def timed(argv: list[str]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run of `argv`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -184,9 +178,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     python = sys.executable
-    commands = {"compare function (standalone app)": [python, "-c", STANDALONE]}
-    if registered():
-        commands["cnnlab compare (whole CLI)"] = [python, "-m", "cnnlab", "compare"]
+    commands = {"compare function (standalone app)": [python, "-c", STANDALONE],
+                "cnnlab compare (whole CLI)": [python, "-m", "cnnlab", "compare"]}
     with tempfile.TemporaryDirectory() as tmp:
         sweeps, unique = Path(tmp) / "sweeps", Path(tmp) / "unique"
         write_runs(sweeps, args.runs)

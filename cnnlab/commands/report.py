@@ -17,7 +17,7 @@ EPILOG = "\n".join([
     "cnnlab report runs/activations --out /tmp/report",
     "cnnlab report runs --out experiments/results --title 'The lecture on shapes'",
     "",
-    "[bold]Claims[/bold] (in a spec's `claims:` list): 'A > B on METRIC [at epoch N]', 'A < B on ...', "
+    "[bold]Claims[/bold] (in a spec's `claims:` list): 'A > B on METRIC \\[at epoch N]', 'A < B on ...', "
     "'A ~= B on ACCURACY', 'A ~ chance on ACCURACY'; A and B name swept values (relu, model.init=zeros, "
     "model.conv#2, joined by &).",
 ])
@@ -32,14 +32,17 @@ def report(
                                         help="Draw the learning curves and, for runs with diagnostics, "
                                              "cnnlab inspect's depth plot.")] = True,
 ) -> None:
-    """Write a markdown page with a section per experiment: its description, the command that reproduces
-    it, each claim with its numbers and verdict, the comparison table (mean ± std over seeds), the learning
-    curves and the diagnostics plot (gradient and activation std against depth, as cnnlab inspect --plot).
+    """Write a markdown page with a section per experiment: its claims and verdicts, tables and plots.
 
-    A claim 'A > B' holds when Welch's one-sided t-test over the seeds gives p < 0.05, fails when the
-    opposite direction does, and is inconclusive otherwise or with fewer than two seeds per group;
-    'A ~= B' holds when two one-sided Welch tests put the difference within ±2 points (p < 0.05);
-    'A ~ chance' holds when every seed is within 5 points of 1/classes.
+    Each section holds the experiment's description, the command that reproduces it, each claim with its
+    numbers and verdict, the comparison table (mean ± std over seeds), the learning curves and the
+    diagnostics plot (gradient and activation std against depth, as cnnlab inspect --plot).
+
+    The verdicts, over the seeds of each side:
+    - 'A > B' holds when Welch's one-sided t-test gives p < 0.05, fails when the opposite direction does,
+      and is inconclusive otherwise or with fewer than two seeds per group;
+    - 'A ~= B' holds when two one-sided Welch tests put the difference within ±2 points (p < 0.05);
+    - 'A ~ chance' holds when every seed is within 5 points of 1/classes.
     """
     from cnnlab.compare.report import write_report  # the work, and its imports, only when the command runs
 

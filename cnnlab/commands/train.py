@@ -76,6 +76,7 @@ def train(
     Runs that already completed with the same resolved spec are skipped (--force runs them again).
     Ctrl-C or SIGTERM stops after the current step, saves checkpoints/last.pt and marks the run
     interrupted (exit 130 or 143); a second one stops at once.
+
     Every run also records per-layer diagnostics on a fixed probe batch (train.diagnostics; see cnnlab inspect).
     Conv and linear layers directly before batch or instance norm have no bias (Ioffe & Szegedy 2015):
     --dry-run's layer table says so.
