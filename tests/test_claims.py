@@ -11,7 +11,8 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from cnnlab.cli import app
-from cnnlab.compare.claims import check
+from cnnlab.compare.claims_report import read_claims_json
+from cnnlab.compare.decide import check
 from cnnlab.compare.load import load_runs
 from cnnlab.compare.stats import welch
 from cnnlab.rundir.records import SweepRecord
@@ -170,7 +171,7 @@ def test_report_writes_claims_tables_and_plots_the_same_every_time(tmp_path, mak
     assert "| relu | 3 |" in page and "![learning curves of acts](acts-curves.png)" in page
     assert "Produced by cnnlab 0.1.0" in page and "test machine" in page and str(tmp_path) not in page
     first = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(first) == {"README.md", "acts-curves.png"} and len(first["acts-curves.png"]) < 200_000
+    assert set(first) == {"README.md", "acts-curves.png", "claims.json"} and len(first["acts-curves.png"]) < 200_000
     CliRunner().invoke(app, ["report", str(group), "--out", str(out)])
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # byte for byte
     assert "torch" not in heavy_imports(["report", group, "--out", out])
@@ -193,3 +194,84 @@ def test_report_says_how_to_rerun_on_real_data_when_the_runs_replaced_the_datase
 def test_report_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- curves, learns, the family
+
+
+def test_curve_metrics_and_learns_in_the_grammar():
+    claim = parse_claim("relu < sigmoid on epochs_to(val_acc >= 0.9)", SWEEP)
+    assert claim.metric == "epochs_to(val_acc>=0.9)" and claim.curve.threshold == 0.9 and claim.curve.op == ">="
+    assert parse_claim("relu > sigmoid on auc(val_acc)", SWEEP).accuracy
+    assert parse_claim("relu ~= sigmoid on auc(val_acc)", SWEEP).op == "~="
+    assert parse_claim("relu > sigmoid on learns", SWEEP).learns
+    for text, message in [("relu ~= sigmoid on learns", "'learns' compares how often seeds learn"),
+                          ("relu > sigmoid on learns at epoch 2", "'learns' compares how often seeds learn"),
+                          ("relu > sigmoid on auc(val_acc) at epoch 2", "a figure of the whole curve"),
+                          ("relu > sigmoid on epochs_to(val_acc)", "epochs_to needs a threshold"),
+                          ("relu ~= sigmoid on epochs_to(val_acc >= 0.5)", "needs an accuracy"),
+                          ("relu > sigmoid on auc(test_acc)", "write a curve metric as")]:
+        with pytest.raises(ClaimError) as caught:
+            parse_claim(text, SWEEP)
+        assert message in str(caught.value), text
+
+
+def curves(tmp_path: Path, make_run, values: dict[str, list[list[float]]], claims: list[str]):
+    """One run per seed and activation with the given validation curves (and their last value as test acc)."""
+    group = tmp_path / "runs" / "acts"
+    for activation, per_seed in values.items():
+        for seed, curve in enumerate(per_seed):
+            make_run(group, seed=seed, swept={"model.activation": activation}, test_acc=curve[-1], val_acc=curve)
+    record = SweepRecord(name="acts", sweep={"model.activation": list(values)}, claims=claims)
+    write_text_atomic(group / "sweep.yaml", dump_yaml(record.model_dump(mode="json")))
+    return load_runs([group], warn=pytest.fail), record
+
+
+def test_epochs_to_counts_a_run_that_never_gets_there_as_its_epochs_plus_one(tmp_path, make_run):
+    runs, record = curves(tmp_path, make_run, {
+        "relu": [[0.5, 0.92, 0.95], [0.6, 0.91, 0.95], [0.95, 0.96, 0.96]],
+        "sigmoid": [[0.1, 0.2, 0.3], [0.1, 0.5, 0.91], [0.1, 0.12, 0.13]]}, [])
+    result = check(parse_claim("relu < sigmoid on epochs_to(val_acc >= 0.9)", record.sweep), runs, record.sweep)
+    assert result.left.by_seed == {0: 2.0, 1: 2.0, 2: 1.0} and result.right.by_seed == {0: 3.0, 1: 3.0, 2: 3.0}
+    result = check(parse_claim("relu > sigmoid on auc(val_acc)", record.sweep), runs, record.sweep)
+    assert result.left.by_seed[0] == pytest.approx((0.5 + 0.92 + 0.95) / 3) and result.verdict == "holds"
+
+
+def test_learns_is_fishers_test_and_a_split_group_is_flagged_bimodal(tmp_path, make_run):
+    accs = {"relu": [0.9, 0.92, 0.91, 0.88, 0.9, 0.93], "sigmoid": [0.125, 0.13, 0.12, 0.9, 0.125, 0.12]}
+    group, record = experiment(tmp_path, make_run, accs, ["relu > sigmoid on learns"])
+    result = check(parse_claim("relu > sigmoid on learns", record.sweep), load_runs([group], pytest.fail),
+                   record.sweep)
+    assert result.evidence.test == "fisher"
+    assert result.p_value == pytest.approx(stats.fisher_exact([[6, 0], [1, 5]], alternative="greater").pvalue)
+    assert result.verdict == "holds" and result.right.bimodal and not result.left.bimodal
+    out = tmp_path / "report"
+    assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
+    page = (out / "README.md").read_text()
+    assert "sigmoid: 1 of 6 seeds learn" in page and "Fisher's exact (one-sided)" in page
+
+
+def test_the_claims_of_an_experiment_are_one_holm_family(tmp_path, make_run):
+    accs = {"relu": [0.90, 0.86, 0.93], "tanh": [0.84, 0.80, 0.86], "sigmoid": [0.83, 0.79, 0.82]}
+    claims = ["relu > tanh on test_acc", "relu > sigmoid on test_acc", "tanh > sigmoid on test_acc"]
+    group, record = experiment(tmp_path, make_run, accs, claims)
+    out = tmp_path / "report"
+    assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
+    verdicts = read_claims_json(out / "claims.json")
+    raw = [stats.ttest_ind(accs[a], accs[b], equal_var=False, alternative="greater").pvalue
+           for a, b in (("relu", "tanh"), ("relu", "sigmoid"), ("tanh", "sigmoid"))]
+    order = sorted(range(3), key=lambda i: raw[i])
+    expected, running = [0.0] * 3, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (3 - rank) * raw[i]))
+        expected[i] = running
+    assert [v.p for v in verdicts] == pytest.approx(raw, rel=1e-9)
+    assert [v.p_holm for v in verdicts] == pytest.approx(expected, rel=1e-9)
+    assert [v.verdict for v in verdicts] == ["holds" if p < 0.05 else "inconclusive" for p in expected]
+    interval = stats.ttest_ind(accs["relu"], accs["tanh"], equal_var=False).confidence_interval(0.95)
+    assert (verdicts[0].ci_low, verdicts[0].ci_high) == pytest.approx((interval.low, interval.high), rel=1e-8)
+    assert verdicts[0].seeds == {"relu": 3, "tanh": 3} and verdicts[0].procedure == "fixed"
+    undecided = [v for v in verdicts if v.verdict == "inconclusive"]
+    assert undecided and all(v.seeds_needed is None or v.seeds_needed > 3 for v in undecided)
+    assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
+    assert read_claims_json(out / "claims.json") == verdicts  # the same numbers from the same runs

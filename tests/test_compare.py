@@ -615,3 +615,21 @@ def test_a_running_run_whose_process_is_gone_shows_as_stale(tmp_path: Path) -> N
         (path / "meta.json").write_text(json.dumps({**meta, "pid": pid, "host": host, "heartbeat": beat}))
     statuses = {row["model.activation"]: row["status"] for row in as_json(tmp_path, "--per-run")}
     assert statuses == {"relu": "stale", "tanh": "running", "elu": "stale", "gelu": "running"}
+
+
+def test_figures_of_the_learning_curve_are_columns(tmp_path: Path, make_run) -> None:
+    group = tmp_path / "runs" / "acts"
+    for seed, curve in enumerate([[0.5, 0.92, 0.95], [0.6, 0.7, 0.8]]):  # the second never reaches 0.9
+        make_run(group, seed=seed, swept={"model.activation": "relu"}, val_acc=curve)
+    result = CliRunner().invoke(app, ["compare", str(group), "--metrics", "epochs_to(val_acc >= 0.90), auc(val_acc)",
+                                      "--format", "csv", "--no-aggregate"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    figures = [(float(r["epochs_to(val_acc>=0.9)"]), float(r["auc(val_acc)"])) for r in rows]
+    assert sorted(figures) == [(2, pytest.approx(0.79)), (3, pytest.approx(0.7))]
+    table = CliRunner().invoke(app, ["compare", str(group), "--metrics", "epochs_to(val_acc>=0.9)"]).stdout
+    assert "epochs to val acc ≥ 0.9" in table and "2.5 ± 0.7" in table  # the run never there counts as 2 + 1
+    for bad in ("epochs_to(val_acc)", "auc(test_acc)"):
+        result = CliRunner().invoke(app, ["compare", str(group), "--metrics", bad])
+        assert result.exit_code == 2 and result.stderr.startswith("error: --metrics: ") and \
+            result.stderr.count("\n") == 1

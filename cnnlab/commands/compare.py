@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from cnnlab.commands import warn
-from cnnlab.compare.metrics import EXTRA_COLUMNS, METRICS
+from cnnlab.compare.metrics import CURVE_FORMS, EXTRA_COLUMNS, METRICS
 
 EPILOG = "\n".join([
     "[bold]Examples[/bold]",
@@ -49,7 +49,8 @@ def compare(
         typer.Option(
             "--metrics",
             "-m",
-            help=f"Comma-separated columns: {', '.join([*METRICS, *EXTRA_COLUMNS])}.",
+            help=f"Comma-separated columns: {', '.join([*METRICS, *EXTRA_COLUMNS])}; or a figure of the "
+                 f"learning curve: {CURVE_FORMS} (a run that never reaches X counts as its epochs + 1).",
         ),
     ] = None,
     fmt: Annotated[Literal["table", "csv", "json", "markdown"], typer.Option(

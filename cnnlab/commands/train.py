@@ -13,6 +13,7 @@ EXAMPLES = [
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
     "cnnlab train --resume runs/quickstart/20261127-061001-s0-eac7",
     "cnnlab train experiments/activations.yaml --resume",
+    "cnnlab train experiments/activations.yaml --set data.dataset=shapes --until-decided --max-seeds 10 --jobs 2",
     "torchrun --nproc-per-node 4 -m cnnlab train experiments/cifar10.yaml   [dim]# one run on 4 GPUs (DDP)[/dim]",
     "torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 "
     "-m cnnlab train exp.yaml",
@@ -51,6 +52,15 @@ def train(
                               help="Train only shard I of N (numbered from 1, as `sbatch --array=1-N` numbers its "
                                    "tasks): runs are dealt out by their identity, so the N shards together train "
                                    "the whole sweep, each run once, whatever order the YAML lists it in."),
+    until_decided: bool = typer.Option(False, "--until-decided", rich_help_panel="Claims",
+                                       help="Train the spec's seeds, then add seeds in rounds, only to the "
+                                            "configurations its undecided claims name, until every claim is "
+                                            "decided or those have --max-seeds seeds. Each look at the claims tests "
+                                            "at its share of α (a Bonferroni split over the planned looks by Lan & "
+                                            "DeMets' Pocock-type spending function), so looking again cannot make "
+                                            "a false verdict likelier than 0.05."),
+    max_seeds: int = typer.Option(10, "--max-seeds", min=2, rich_help_panel="Claims",
+                                  help="With --until-decided: the most seeds any configuration gets."),
     backend: Literal["local", "ray"] = typer.Option("local", "--backend", rich_help_panel="Ray",
                                                     help="Where the runs train: this machine (--jobs at a time) "
                                                          "or a Ray cluster, each run a Ray task (pip install "
@@ -100,6 +110,7 @@ def train(
         spec_file, tuple(overrides), runs_dir, dry_run=dry_run, jobs=jobs, force=force, fail_fast=fail_fast,
         resume=resume, shard=parse_shard(shard) if shard is not None else None,
         ray=RayOptions(address, cpus_per_run, gpus_per_run, ship) if backend == "ray" else None,
+        until_decided=until_decided, max_seeds=max_seeds,
     )
     status = launch(request)
     if status:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cnnlab.compare.load import Run
-from cnnlab.compare.metrics import METRICS, CompareError, parse_columns
+from cnnlab.compare.metrics import METRICS, CompareError, metric, parse_columns
 from cnnlab.compare.query import no_match_message, parse_where, resolve_key, run_value, sort_rows
 from cnnlab.compare.rows import Row, configurations, differing_keys, group_row, run_rows
 from cnnlab.util.text import plural
@@ -33,7 +33,7 @@ class Comparison:
         return [c for c in self.columns if self._has_values(c)]
 
     def _has_values(self, column: str) -> bool:
-        if column in METRICS:
+        if metric(column) is not None:
             return any(row.stats[column].n for row in self.rows)
         return column != "curve" or any(row.val_acc.epochs for row in self.rows)
 
@@ -62,7 +62,8 @@ def build_comparison(
     kept = [r for r in runs if all(f.test(run_value(r, f.key)) for f in filters if not f.on_metric)]
     groups = configurations(kept)
     aggregated = aggregate if aggregate is not None else any(len(g) > 1 for g in groups)
-    rows = [group_row(g) for g in groups] if aggregated else run_rows(kept)
+    curves = [c for c in (columns[0] if columns else ()) if c not in METRICS and metric(c) is not None]
+    rows = [group_row(g, curves) for g in groups] if aggregated else run_rows(kept, curves)
     rows = [row for row in rows if all(f.test(row.value(f.key)) for f in filters if f.on_metric)]
     if not rows:
         raise CompareError(no_match_message(runs, filters))

@@ -16,6 +16,7 @@ from typing import Any
 
 from cnnlab.compare.metrics import METRICS, CompareError
 from cnnlab.rundir.csv_files import parse_metrics
+from cnnlab.rundir.curves import parse_curve_metric
 from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import (
     FINISHED,
@@ -83,6 +84,13 @@ class Run:
     def swept(self) -> dict[str, Any]:
         """The sweep values that made the run."""
         return self.meta.swept if self.meta else {}
+
+    def value(self, name: str) -> float | None:
+        """A metric of the run: a figure of its summary, or of its learning curve (epochs_to, auc)."""
+        if name in self.metrics:
+            return self.metrics[name]
+        curve = parse_curve_metric(name)
+        return curve.value(self.rows, self.config.get("train.epochs")) if curve is not None else None
 
 
 def flatten_spec(spec: dict) -> dict[str, Any]:

@@ -3,10 +3,12 @@ place and --sort / --where / --metrics all accept the same names."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cnnlab.errors import CnnlabError
 from cnnlab.registry import did_you_mean
+from cnnlab.rundir.curves import CurveError, parse_curve_metric
 
 
 class CompareError(CnnlabError):
@@ -40,6 +42,27 @@ METRICS: dict[str, Metric] = {
     "best_epoch": Metric("best epoch", "int", default=False),
 }
 ALIASES = {"val_acc": "best_val_acc", "train_loss": "final_train_loss", "epochs_run": "epochs"}
+CURVE_FORMS = "epochs_to(val_acc>=X), auc(val_acc)"  # figures of the whole curve, by name (cnnlab.rundir.curves)
+
+
+@functools.cache
+def metric(name: str) -> Metric | None:
+    """The metric a column name means: one of METRICS, or a figure of the curve (epochs_to(...), auc(...))."""
+    if name in METRICS:
+        return METRICS[name]
+    try:
+        curve = parse_curve_metric(name)
+    except CurveError:
+        return None
+    if curve is None or curve.name != name:
+        return None
+    shown = curve.column.replace("_", " ")
+    if curve.kind == "auc":
+        kind = "fraction" if curve.column.endswith("_acc") else "loss"
+        return Metric(f"auc {shown}" + (" %" if kind == "fraction" else ""), kind,
+                      "low" if curve.lower_is_better else "high", default=False)
+    return Metric(f"epochs to {shown} {curve.op.replace('>=', '≥').replace('<=', '≤')} {curve.threshold:g}", "int",
+                  "low", default=False)
 EXTRA_COLUMNS = ("status", "curve")  # status (counts for groups) and the val-acc sparkline
 
 
@@ -52,14 +75,23 @@ def parse_columns(text: str | None) -> tuple[list[str], bool]:
     for word in (w.strip() for w in text.split(",")):
         if not word:
             continue
-        name = ALIASES.get(word, word)
-        if name not in valid:
+        name = _curve_name(word) if "(" in word else ALIASES.get(word, word)
+        if name not in valid and metric(name) is None:
             raise CompareError(
                 f"unknown metric {word!r} in --metrics{did_you_mean(word, [*valid, *ALIASES])}; "
-                f"choose from: {', '.join(valid)}"
+                f"choose from: {', '.join(valid)}, {CURVE_FORMS}"
             )
         if name not in columns:
             columns.append(name)
     if not columns:
         raise CompareError(f"--metrics needs at least one name; choose from: {', '.join(valid)}")
     return columns, True
+
+
+def _curve_name(word: str) -> str:
+    """A curve metric's canonical name (`epochs_to(val_acc >= 0.90)` → `epochs_to(val_acc>=0.9)`)."""
+    try:
+        curve = parse_curve_metric(word)
+    except CurveError as err:
+        raise CompareError(f"--metrics: {err}") from None
+    return curve.name

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from cnnlab.compare.build import Comparison
 from cnnlab.compare.load import MISSING
-from cnnlab.compare.metrics import METRICS
+from cnnlab.compare.metrics import metric as metric_info
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.rows import Row, Stat
 from cnnlab.rundir.ids import undated
@@ -71,7 +71,7 @@ def format_stat(metric: str, stat: Stat) -> str:
     the mean only (csv/json keep their std)."""
     if stat.mean is None:
         return ""
-    kind = METRICS[metric].kind
+    kind = metric_info(metric).kind
     fmt = FORMATTERS[kind]
     text = fmt(stat.mean) if math.isfinite(stat.mean) else str(stat.mean)
     if stat.std is None or kind in MACHINE_KINDS or (kind in EXACT_KINDS and stat.std == 0):
@@ -97,8 +97,8 @@ def _leading(comparison: Comparison) -> list[str]:
 
 
 def _header(comparison: Comparison, column: str) -> str:
-    if column in METRICS:
-        label = METRICS[column].label
+    if metric_info(column) is not None:
+        label = metric_info(column).label
         if column == comparison.sort_by:
             label += " ▲" if comparison.ascending else " ▼"
         return label
@@ -117,7 +117,7 @@ SPECIAL_CELLS: dict[str, Callable[[Row, tuple[float, float]], str]] = {
 def _cell(row: Row, column: str, scale: tuple[float, float]) -> str:
     if column in SPECIAL_CELLS:
         return SPECIAL_CELLS[column](row, scale)
-    if column in METRICS:
+    if metric_info(column) is not None:
         return format_stat(column, row.stats[column])
     return format_plain(row.value(column))
 
@@ -131,7 +131,7 @@ def text_table(comparison: Comparison) -> tuple[list[str], list[str], list[list[
 
 
 def _right_aligned(column: str) -> bool:
-    return column in METRICS or column == "n"
+    return metric_info(column) is not None or column == "n"
 
 
 def render_table(comparison: Comparison, stream: TextIO) -> None:
@@ -146,7 +146,7 @@ def comparison_table(comparison: Comparison) -> TextTable:
     needed metrics out first; never status while some run did not complete; spec keys by their
     shortest unique tail; run ids without their date and time)."""
     columns, headers, cells = text_table(comparison)
-    best = {c: _best_mean(comparison.rows, c) for c in columns if c in METRICS and METRICS[c].better}
+    best = {c: _best_mean(comparison.rows, c) for c in columns if metric_info(c) is not None and metric_info(c).better}
     short = key_labels(comparison.keys)
 
     def styler(column: str):
@@ -209,7 +209,7 @@ def _best_mean(rows: Sequence[Row], metric: str) -> float | None:
     means = [m for row in rows if (m := row.stats[metric].mean) is not None and math.isfinite(m)]
     if len(means) < 2:
         return None
-    return max(means) if METRICS[metric].better == "high" else min(means)
+    return max(means) if metric_info(metric).better == "high" else min(means)
 
 
 def render_markdown(comparison: Comparison, stream: TextIO) -> None:
@@ -245,7 +245,7 @@ def records(comparison: Comparison) -> list[dict[str, Any]]:
         if comparison.aggregated:
             record["n"] = len(row.used)
         for column in comparison.columns:
-            if column in METRICS:
+            if metric_info(column) is not None:
                 stat = row.stats[column]
                 if comparison.aggregated:
                     record[f"{column}_mean"] = _raw(stat.mean)

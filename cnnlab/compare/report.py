@@ -1,6 +1,7 @@
 """`cnnlab report`: every experiment's description, claims with their verdicts, comparison table,
 learning curves and diagnostics plot (the depth plot of `cnnlab inspect`), as one markdown page with
-PNGs beside it (relative links: it renders on GitHub as is).
+PNGs beside it (relative links: it renders on GitHub as is), and every claim's verdict and numbers in
+claims.json (cnnlab.compare.claims_report).
 
 The page holds no clock time and no absolute path, so the same runs give the same bytes: a
 published results folder can be regenerated and diffed.
@@ -16,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.compare.build import build_comparison
-from cnnlab.compare.claims import (
-    ALPHA,
-    CHANCE_TOLERANCE,
-    EQUIVALENCE_MARGIN,
-    ClaimResult,
-    Figures,
-    check_experiment,
+from cnnlab.compare.claims_report import (
+    CLAIMS_FILE,
+    ClaimVerdict,
+    claim_verdicts,
+    claims_json,
+    claims_table,
+    procedure_line,
+    verdict_legend,
 )
+from cnnlab.compare.decide import check_experiment, procedure
 from cnnlab.compare.diagnose import diagnose
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.metrics import CompareError, parse_columns
@@ -32,7 +35,7 @@ from cnnlab.compare.views import build_views
 from cnnlab.rundir.records import SweepRecord
 from cnnlab.spec.claims import ClaimError
 from cnnlab.util.files import write_text_atomic
-from cnnlab.util.text import duration, markdown_table, plural
+from cnnlab.util.text import duration, plural
 
 PAGE = "README.md"
 
@@ -57,37 +60,6 @@ def experiments(runs: Sequence[Run]) -> list[Experiment]:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
-
-
-def _number(metric: str, value: float | None) -> str:
-    """Accuracies in percent (as compare shows them), other figures with four significant digits."""
-    if value is None:
-        return "—"
-    return f"{100 * value:.2f}" if metric.endswith("_acc") else f"{value:.4g}"
-
-
-def _group_cell(metric: str, figures: Figures) -> str:
-    if not figures.n:
-        return f"{figures.label}: no finished runs"
-    spread = f" ± {_number(metric, figures.std)}" if figures.std is not None else ""
-    unit = " %" if metric.endswith("_acc") else ""
-    missing = f", {figures.missing} without it" if figures.missing else ""
-    return f"{figures.label}: {_number(metric, figures.mean)}{spread}{unit} (n={figures.n}{missing})"
-
-
-VERDICT_MARKS = {"holds": "✅ holds", "fails": "❌ fails", "inconclusive": "❔ inconclusive"}
-
-
-def claims_table(results: Sequence[ClaimResult]) -> str:
-    rows = []
-    for result in results:
-        claim = result.claim
-        other = (_group_cell(claim.metric, result.right) if result.right is not None
-                 else f"chance: {_number(claim.metric, result.chance)} %")
-        seeds = f"{result.seeds_holding[0]} of {result.seeds_holding[1]}" if result.seeds_holding else "—"
-        rows.append([f"`{claim.text}`", VERDICT_MARKS[result.verdict], _group_cell(claim.metric, result.left),
-                     other, seeds, result.reason])
-    return markdown_table(["claim", "verdict", "group", "against", "seeds where it holds", "why"], rows)
 
 
 def _wall_time(runs: Sequence[Run]) -> str:
@@ -119,9 +91,10 @@ def diagnostics_figure(experiment: Experiment, out: Path, warn: Callable[[str], 
     return name
 
 
-def experiment_section(experiment: Experiment, out: Path, plot: Callable | None,
-                       warn: Callable[[str], None]) -> str:
-    """One experiment as markdown; its plots (when `plot` is given) are written into `out`."""
+def experiment_section(experiment: Experiment, out: Path, plot: Callable | None, warn: Callable[[str], None],
+                       verdicts: list[ClaimVerdict]) -> str:
+    """One experiment as markdown; its plots (when `plot` is given) are written into `out`, its claims'
+    verdicts added to `verdicts`."""
     record, lines = experiment.record, [f"## {experiment.name}", ""]
     if record and record.description:
         lines += [record.description.strip(), ""]
@@ -133,7 +106,9 @@ def experiment_section(experiment: Experiment, out: Path, plot: Callable | None,
         except ClaimError as err:
             lines += [f"The claims cannot be checked: {err}", ""]
         else:
-            lines += ["**Claims**", "", claims_table(results), ""]
+            tested = sum(r.evidence.tested for r in results)
+            lines += ["**Claims**", "", procedure_line(record.looks, tested), "", claims_table(results), ""]
+            verdicts += claim_verdicts(experiment.name, results, procedure(record))
     comparison = build_comparison(experiment.runs, columns=(report_columns(experiment.runs), False))
     table = io.StringIO()
     render_markdown(comparison, table)
@@ -178,18 +153,9 @@ def _rerun_note(dataset: str) -> str:
             f"reruns it on real data where downloads are possible.")
 
 
-def verdict_legend() -> str:
-    return (f"A claim `A > B` holds when Welch's one-sided t-test over seeds gives p < {ALPHA}, fails when the "
-            f"opposite direction does, and is inconclusive otherwise (also with fewer than two seeds); "
-            f"`A ~= B` holds when two one-sided Welch tests put the difference within ±{EQUIVALENCE_MARGIN:.0%} "
-            f"(absolute); `A ~ chance` holds when every seed is within {CHANCE_TOLERANCE:.0%} (absolute) of "
-            f"1/classes. A figure that is the same in every seed (parameters, MACs, receptive field) needs no "
-            f"test: the claim holds or fails by it.")
-
-
 def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], title: str = "cnnlab results",
                  plots: bool = True) -> Path:
-    """The report of the runs under `paths`: out/README.md and a PNG per experiment."""
+    """The report of the runs under `paths`: out/README.md, a PNG per experiment and out/claims.json."""
     runs = load_runs(paths, warn=warn)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -201,11 +167,13 @@ def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], 
 
         plot = plot_curves
     found = experiments(runs)
-    sections = [experiment_section(e, out, plot, warn) for e in found]
+    verdicts: list[ClaimVerdict] = []
+    sections = [experiment_section(e, out, plot, warn, verdicts) for e in found]
     head = [f"# {title}", "", _provenance(runs), ""]
     if (dataset := dataset_override(found)) is not None:
         head += [_rerun_note(dataset), ""]
     head += [verdict_legend(), ""]
     page = "\n".join(head) + "\n" + "\n".join(sections)
     write_text_atomic(out / PAGE, page)
+    write_text_atomic(out / CLAIMS_FILE, claims_json(verdicts))
     return out / PAGE

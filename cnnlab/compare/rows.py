@@ -91,13 +91,14 @@ class Row:
 
     def value(self, key: str) -> Any:
         """A metric's mean or a spec key's value (null below a null key, MISSING when the row has none)."""
-        return self.stats[key].mean if key in METRICS else spec_value(self.config, key)
+        return self.stats[key].mean if key in self.stats else spec_value(self.config, key)
 
 
-def make_row(runs: list[Run], config: dict[str, Any], run_id: str | None = None) -> Row:
+def make_row(runs: list[Run], config: dict[str, Any], run_id: str | None = None, extra: Sequence[str] = ()) -> Row:
+    """A row of `runs`, with the statistics of every metric and of the curve metrics `extra`."""
     used = numbers_from(runs)
     stats = {
-        name: summarize([v for r in used if (v := r.metrics[name]) is not None]) for name in METRICS
+        name: summarize([v for r in used if (v := r.value(name)) is not None]) for name in (*METRICS, *extra)
     }
     return Row(runs, used, config, stats, _band(used, "val_acc"), _band(used, "train_loss"), run_id)
 
@@ -116,12 +117,12 @@ def group_rows(runs: Sequence[Run]) -> list[Row]:
     return [group_row(members) for members in configurations(runs)]
 
 
-def group_row(members: list[Run]) -> Row:
-    return make_row(members, {k: v for k, v in members[0].config.items() if k not in IDENTITY_KEYS})
+def group_row(members: list[Run], extra: Sequence[str] = ()) -> Row:
+    return make_row(members, {k: v for k, v in members[0].config.items() if k not in IDENTITY_KEYS}, extra=extra)
 
 
-def run_rows(runs: Sequence[Run]) -> list[Row]:
-    return [make_row([run], run.config, run.run_id) for run in runs]
+def run_rows(runs: Sequence[Run], extra: Sequence[str] = ()) -> list[Row]:
+    return [make_row([run], run.config, run.run_id, extra) for run in runs]
 
 
 def differing_keys(rows: Sequence[Row], preferred: Sequence[str] = (), every: bool = False) -> list[str]:

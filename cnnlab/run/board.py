@@ -61,6 +61,7 @@ class SweepBoard:
     labels: list[str]
     jobs: int = 1
     now: Callable[[], float] = time.monotonic  # the clock (a test's own)
+    round_label: str | None = None  # `round 2`: the round of --until-decided this sweep of runs is
     running: dict[int, Running] = field(default_factory=dict)
     durations: list[float] = field(default_factory=list)  # of the finished runs, in seconds
     counts: dict[str, int] = field(default_factory=dict)
@@ -148,7 +149,8 @@ class SweepBoard:
         elapsed = self.now() - self.clock
         eta = self.eta()
         times = f"{duration(elapsed)} elapsed" + (f", about {duration(eta)} left" if eta else "")
-        return f"{', '.join(parts)} · {times}"
+        lead = f"{self.round_label} · " if self.round_label else ""
+        return f"{lead}{', '.join(parts)} · {times}"
 
     def running_line(self, run: Running) -> str:
         """The numbers first, the run's label last: a narrow terminal cuts the label, never a number."""

@@ -1,5 +1,6 @@
 """What `cnnlab train` does: plan (cnnlab.run.plan), prepare the runs directory, hand the plan to its
-scheduler with the stop policy and the reporter, and end with the tally and the exit status.
+scheduler with the stop policy and the reporter (cnnlab.run.rounds), and end with the tally and the
+exit status; with `--until-decided`, that in rounds (cnnlab.run.until_decided).
 
     TrainRequest → plan → Plan → prepare → Scheduler.run(plan, StopPolicy, reporter) → Tally → exit status
 """
@@ -7,22 +8,23 @@ scheduler with the stop policy and the reporter, and end with the tally and the 
 from __future__ import annotations
 
 import signal
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
-from cnnlab.errors import CnnlabError, Interrupted, RemoteError, UsageError
+from rich.console import Console
+
+from cnnlab.errors import Interrupted, RemoteError, UsageError
 from cnnlab.run import torchrun
 from cnnlab.run.dry_run import print_dry_run
-from cnnlab.run.existing import write_sweep_record
 from cnnlab.run.ledger import Tally
 from cnnlab.run.local import Local
-from cnnlab.run.plan import Plan, plan
+from cnnlab.run.plan import plan
 from cnnlab.run.policy import StopPolicy
-from cnnlab.run.report import make_reporter, print_plan, print_tally
+from cnnlab.run.report import print_plan, print_tally
 from cnnlab.run.request import TrainRequest
+from cnnlab.run.rounds import prepare, train_plan
 from cnnlab.run.scheduler import Scheduler
 from cnnlab.run.signals import STOP, handle_signals
+from cnnlab.run.until_decided import UntilDecided
 from cnnlab.train.threads import configure_threads
 from cnnlab.util.terminal import make_console
 
@@ -72,39 +74,16 @@ def launch(request: TrainRequest) -> int:
         return tally.exit_code(STOP.requested())
 
 
-def _train(console, request: TrainRequest) -> Tally | None:
+def _train(console: Console, request: TrainRequest) -> Tally | None:
     if request.dry_run:
         planned = plan(request)
         print_plan(console, planned, what_happens=False)  # the dry run's table says it, run by run
         print_dry_run(console, planned)
         return None
     with choose_scheduler(request) as scheduler:
-        planned = scheduler.agree(lambda: _prepared(console, plan(request)))
-        if not planned.todo:
-            tally = Tally.of(planned, ())
-        else:
-            reporter = make_reporter(console, planned, scheduler.in_process(planned))
-            tally = scheduler.run(planned, StopPolicy(request.fail_fast), reporter)
+        if request.until_decided:
+            return UntilDecided(console, request, scheduler).run()
+        planned = scheduler.agree(lambda: prepare(console, plan(request)))
+        tally = train_plan(console, scheduler, planned, StopPolicy(request.fail_fast))
     print_tally(console, planned, tally)
     return tally
-
-
-def _prepared(console, planned: Plan) -> Plan:
-    """The runs directory ready for the plan's runs, sweep.yaml written, and the plan told."""
-    if planned.total:
-        if planned.experiment is not None:
-            check_runs_dir(planned.runs_dir)
-        if planned.record is not None:
-            write_sweep_record(planned.record, planned.runs_dir)
-    print_plan(console, planned)
-    return planned
-
-
-def check_runs_dir(runs_dir: Path) -> None:
-    """The runs directory exists (or can be made) and accepts files."""
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=runs_dir):
-            pass
-    except OSError as err:
-        raise CnnlabError(f"--runs-dir {runs_dir}: not writable ({err.strerror}); choose another directory") from None

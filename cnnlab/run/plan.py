@@ -90,7 +90,8 @@ def _resume_a_run(request: TrainRequest, target: Path) -> Plan:
     if not request.resume:
         raise UsageError(f"{target} is a run directory; to continue it: cnnlab train --resume {target}")
     used = [name for name, given in (("dry-run", request.dry_run), ("force", request.force),
-                                     ("shard", request.shard is not None)) if given]
+                                     ("shard", request.shard is not None), ("until-decided", request.until_decided))
+            if given]
     if used:
         raise UsageError(f"--{used[0]} does not apply to resuming a run directory")
     run = resume_spec(target, list(request.overrides))
@@ -106,7 +107,9 @@ def _train_an_experiment(request: TrainRequest, target: Path) -> Plan:
     """`cnnlab train EXP.yaml`: every run of its sweep (or of one shard), minus those that completed."""
     experiment = load_experiment(target, request.overrides)
     spec = experiment.spec
-    runs = expand_runs(experiment)
+    runs = expand_runs(experiment, request.seeds)
+    if request.only is not None:
+        runs = [run for run in runs if run.swept in request.only]
     warnings = preflight(runs)
     sweep_size = len(runs)
     if request.shard is not None:

@@ -44,19 +44,23 @@ def print_plan(console: Console, plan: Plan, what_happens: bool = True) -> None:
             console.print(f"resuming {run.label}: {shown_path(run.resume)}", markup=False)
 
 
-def print_tally(console: Console, plan: Plan, tally: Tally) -> None:
-    """The last line of a sweep (a single run's last line is its run directory, or why it has none)."""
-    if tally.total > 1:
+def print_tally(console: Console, plan: Plan, tally: Tally, rounds: int = 1, claims: str | None = None) -> None:
+    """The last line of a sweep (a single run's last line is its run directory, or why it has none);
+    under --until-decided with its rounds and where the claims stand."""
+    if tally.total > 1 or rounds > 1:
         folder = shown_path(plan.folder)
-        console.print(f"{plural(tally.total, 'run')}: {tally.line()} · in {folder} (cnnlab ls {folder}, "
-                      f"cnnlab compare {folder})", markup=False)
+        lead = f"{plural(rounds, 'round')}, " if rounds > 1 or claims is not None else ""
+        standing = f" · claims: {claims}" if claims is not None else ""
+        console.print(f"{lead}{plural(tally.total, 'run')}: {tally.line()}{standing} · in {folder} (cnnlab ls "
+                      f"{folder}, cnnlab compare {folder})", markup=False)
 
 
-def make_reporter(console: Console, plan: Plan, in_process: bool):
-    """The board for a sweep, or for a single run trained in this process its own display."""
+def make_reporter(console: Console, plan: Plan, in_process: bool, round_label: str | None = None):
+    """The board for a sweep (its live line led by `round_label`: `round 2`), or for a single run
+    trained in this process its own display."""
     if plan.total == 1 and in_process:
         return SingleRun(console)
-    return SweepBoard(console, [run.label for run in plan.todo])
+    return SweepBoard(console, [run.label for run in plan.todo], round_label=round_label)
 
 
 class SingleRun:

@@ -49,6 +49,10 @@ class TrainRequest:
     resume: bool = False  # continue stopped runs from their last checkpoint
     shard: Shard | None = None  # train only this shard of the sweep
     ray: RayOptions | None = None  # run every run as a Ray task (--backend ray)
+    until_decided: bool = False  # add seeds in rounds where a claim is undecided (cnnlab.run.until_decided)
+    max_seeds: int = 10  # ... until every configuration a claim names has this many
+    seeds: tuple[int, ...] | None = None  # these seeds instead of the spec's (a round of --until-decided)
+    only: tuple[dict, ...] | None = None  # only the sweep combinations with these swept values (the same)
 
     def __post_init__(self) -> None:
         if self.target is None:
@@ -56,6 +60,11 @@ class TrainRequest:
         if self.ray is not None and self.jobs > 1:
             raise UsageError("--jobs does not apply with --backend ray: Ray runs as many at once as the cluster "
                              "holds (--cpus-per-run, --gpus-per-run each)")
+        if self.until_decided and self.shard is not None:
+            raise UsageError("--until-decided with --shard: one shard cannot decide the claims alone; add seeds "
+                             "to the whole sweep (without --shard), or train every shard and read cnnlab report")
+        if self.max_seeds < 2:
+            raise UsageError(f"--max-seeds {self.max_seeds}: a claim needs at least 2 seeds per group")
 
     @property
     def backend(self) -> str:
@@ -72,6 +81,8 @@ class TrainRequest:
         for flag, given in (("--force", self.force), ("--fail-fast", self.fail_fast), ("--resume", self.resume)):
             if given:
                 line.append(flag)
+        if self.until_decided:
+            line += ["--until-decided", f"--max-seeds={self.max_seeds}"]
         if self.ray is not None:
             line += self.ray.args()
         if with_shard and self.shard is not None:

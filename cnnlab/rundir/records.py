@@ -220,6 +220,17 @@ class DiagnosticsRow(Record):
 
 
 
+class Looks(Record):
+    """How `cnnlab train --until-decided` looked at an experiment's claims (cnnlab.compare.multiplicity):
+    the seeds per group planned for each look, the level each look tests at, and the seeds each look
+    it made added; a report decides the claims look by look, as the loop did."""
+
+    procedure: str  # cnnlab.compare.multiplicity.SEQUENTIAL
+    planned: list[Count]  # seeds per group at each planned look, the last the most any group gets
+    levels: list[float]  # α_k of each planned look
+    seeds: list[list[Count]] = []  # the seeds each look made added (the first: the spec's)
+
+
 class SweepRecord(FileRecord):
     """runs/<name>/sweep.yaml: the experiment as written (with --set applied), so that a sweep reads
     as a unit later."""
@@ -231,6 +242,7 @@ class SweepRecord(FileRecord):
     claims: list[str] = []  # what its runs should show (cnnlab.spec.claims)
     command: str | None = None  # the `cnnlab train` invocation that ran it last
     spec: dict[str, Any] = {}  # the resolved spec of the experiment before the sweep is applied
+    looks: Looks | None = None  # None: the claims are tested once, at the runs there are
 
 
 @dataclass(frozen=True)

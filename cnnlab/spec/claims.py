@@ -4,6 +4,7 @@
             | group "<" group  "on" metric ["at epoch" N]      A's mean is lower than B's
             | group "~=" group "on" metric ["at epoch" N]      A and B are equally accurate (within a margin)
             | group "~" "chance" "on" metric ["at epoch" N]     A is no better than guessing
+            | group (">" | "<") group "on" "learns"            A's seeds learn more often than B's
     group  := term ("&" term)*                                  runs matching every term
     term   := VALUE | KEY=VALUE | KEY#N                         a value of a swept key
 
@@ -11,8 +12,10 @@ A VALUE is a swept value as written in the sweep (`relu`, `0.1`) or the name of 
 choice (`normal` for `{name: normal, std: 0.01}`); it must belong to exactly one swept key, else
 write KEY=VALUE. KEY#N names the N-th value of a sweep (counting from 1), for values such as lists
 of conv blocks that have no short written form. A metric is a figure of summary.json (test_acc,
-best_val_acc, final_train_loss ...) or, with "at epoch N", a column of metrics.csv (val_acc,
-val_loss, train_acc, train_loss).
+best_val_acc, final_train_loss ...); with "at epoch N", a column of metrics.csv (val_acc, val_loss,
+train_acc, train_loss); a figure of the whole curve (cnnlab.rundir.curves: `epochs_to(val_acc >=
+0.9)`, `auc(val_acc)`); or `learns`, whether a seed's test accuracy is more than 5 points above
+chance (the share of seeds that learn, compared by Fisher's exact test).
 
 Claims are parsed and resolved against the sweep when the spec is validated, so a claim naming a
 value that is not swept is a spec error with its key path (`claims[1]: ...`).
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from cnnlab.registry import did_you_mean
+from cnnlab.rundir.curves import CurveError, CurveMetric, parse_curve_metric
 from cnnlab.rundir.records import MetricsRow, RunSummary
 
 
@@ -40,9 +44,10 @@ def _numeric(annotation: Any) -> bool:
 # Figures of a whole run, and per-epoch figures (metrics.csv) that need "at epoch N".
 RUN_METRICS = tuple(name for name, field in RunSummary.model_fields.items() if _numeric(field.annotation))
 EPOCH_METRICS = tuple(name for name in MetricsRow.model_fields if name.startswith(("val_", "train_")))
+LEARNS = "learns"  # whether a seed learned: test accuracy more than 5 points above chance
 
 _CLAIM = re.compile(
-    r"^\s*(?P<left>.+?)\s*(?P<op>~=|>|<|~)\s*(?P<right>.+?)\s+on\s+(?P<metric>[A-Za-z_]+)"
+    r"^\s*(?P<left>.+?)\s*(?P<op>~=|>|<|~)\s*(?P<right>.+?)\s+on\s+(?P<metric>[A-Za-z_]+(?:\s*\([^)]*\))?)"
     r"(?:\s+at\s+epoch\s+(?P<epoch>\d+))?\s*$"
 )
 _TERM = re.compile(r"^(?P<key>[A-Za-z_][\w.\[\]]*)\s*(?:=\s*(?P<value>.+)|#\s*(?P<index>\d+))$")
@@ -83,12 +88,23 @@ class Claim:
     left: Group
     op: Literal[">", "<", "~=", "~"]
     right: Group | None  # None for "~ chance"
-    metric: str
+    metric: str  # a run metric, a metrics.csv column (with `epoch`), a curve metric's name, or `learns`
     epoch: int | None = None
+    curve: CurveMetric | None = None  # when the metric is a figure of the whole curve
 
     @property
     def chance(self) -> bool:
         return self.op == "~"
+
+    @property
+    def learns(self) -> bool:
+        return self.metric == LEARNS
+
+    @property
+    def accuracy(self) -> bool:
+        """Whether the metric is an accuracy (a share of images, compared in percentage points)."""
+        return self.metric.endswith("_acc") or (self.curve is not None and self.curve.kind == "auc"
+                                                and self.curve.column.endswith("_acc"))
 
 
 def _same(value: Any, written: str) -> bool:
@@ -154,15 +170,19 @@ def parse_claim(text: str, sweep: dict[str, list[Any]]) -> Claim:
                          "'kaiming_normal > xavier_normal on val_acc at epoch 2', 'max ~= avg on test_acc' or "
                          "'zeros ~ chance on test_acc'")
     metric, epoch = match["metric"], int(match["epoch"]) if match["epoch"] else None
-    valid = EPOCH_METRICS if epoch is not None else RUN_METRICS
-    if epoch is None and metric in EPOCH_METRICS:
-        raise ClaimError(f"{metric!r} is a per-epoch figure: add 'at epoch N', or use best_val_acc (the monitored "
-                         "epoch's) or final_val_acc")
-    if metric not in valid:
-        raise ClaimError(f"unknown metric {metric!r}{did_you_mean(metric, valid)}; "
-                         f"{'per-epoch' if epoch is not None else 'run'} metrics: {', '.join(valid)}")
-    if epoch is not None and epoch < 1:
-        raise ClaimError("epochs count from 1")
+    try:
+        curve = parse_curve_metric(metric)
+    except CurveError as err:
+        raise ClaimError(str(err)) from None
+    if curve is not None:
+        if epoch is not None:
+            raise ClaimError(f"{curve.name} is a figure of the whole curve: leave out 'at epoch {epoch}'")
+        metric = curve.name
+    elif metric == LEARNS:
+        if epoch is not None or match["op"] not in (">", "<"):
+            raise ClaimError("'learns' compares how often seeds learn: write 'A > B on learns' or 'A < B on learns'")
+    else:
+        _check_metric(metric, epoch)
     left = _group(match["left"], sweep)
     if match["op"] == "~":
         if match["right"].strip() != "chance":
@@ -170,9 +190,23 @@ def parse_claim(text: str, sweep: dict[str, list[Any]]) -> Claim:
         if not metric.endswith("_acc"):
             raise ClaimError(f"'~ chance' needs an accuracy, not {metric}")
         return Claim(text, left, "~", None, metric, epoch)
-    if match["op"] == "~=" and not metric.endswith("_acc"):
+    claim = Claim(text, left, match["op"], _group(match["right"], sweep), metric, epoch, curve)
+    if claim.op == "~=" and not claim.accuracy:
         raise ClaimError(f"'~=' (equally accurate) needs an accuracy, not {metric}")
-    right = _group(match["right"], sweep)
-    if left == right:
+    if left == claim.right:
         raise ClaimError(f"{text!r} compares a group with itself")
-    return Claim(text, left, match["op"], right, metric, epoch)
+    return claim
+
+
+def _check_metric(metric: str, epoch: int | None) -> None:
+    """A run metric, or with `epoch` a per-epoch one."""
+    valid = EPOCH_METRICS if epoch is not None else RUN_METRICS
+    if epoch is None and metric in EPOCH_METRICS:
+        raise ClaimError(f"{metric!r} is a per-epoch figure: add 'at epoch N', or use best_val_acc (the monitored "
+                         "epoch's) or final_val_acc")
+    if metric not in valid:
+        raise ClaimError(f"unknown metric {metric!r}{did_you_mean(metric, [*valid, LEARNS])}; "
+                         f"{'per-epoch' if epoch is not None else 'run'} metrics: {', '.join(valid)}; or "
+                         f"{LEARNS}, epochs_to(val_acc >= X), auc(val_acc)")
+    if epoch is not None and epoch < 1:
+        raise ClaimError("epochs count from 1")

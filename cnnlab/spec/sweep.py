@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 from cnnlab.spec.errors import SpecError
 from cnnlab.spec.experiment import Experiment, RunSpec
@@ -12,15 +13,15 @@ from cnnlab.spec.resolve import resolve
 from cnnlab.spec.schema import EXPERIMENT_KEYS
 
 
-def expand_runs(experiment: Experiment) -> list[RunSpec]:
+def expand_runs(experiment: Experiment, seeds: Sequence[int] | None = None) -> list[RunSpec]:
     """One run per sweep combination × seed, in a stable order (the sweep's keys and values as
-    written, then the seeds).
+    written, then the seeds); `seeds` replaces the experiment's own.
 
     Combinations are applied to the spec as the user wrote it (like `--set`), so sweeping
     `model.preset` brings each preset's own values."""
     spec = experiment.spec
     keys = list(spec.sweep)
-    seeds = spec.seeds if spec.seeds else [spec.seed]
+    seeds = seeds if seeds is not None else spec.seeds or [spec.seed]
     base = {k: v for k, v in experiment.raw.items() if k not in EXPERIMENT_KEYS}
     runs = []
     for indices in itertools.product(*(range(len(spec.sweep[k])) for k in keys)):
