@@ -35,35 +35,44 @@ EMERGENCY_WAIT_S = 3.0  # after a second signal, for the tasks to mark their run
 
 
 class RayScheduler(Scheduler):
-    def in_process(self, plan: Plan) -> bool:
-        return False
+    """Connected to the cluster (or a local instance started) at its first plan, until the command ends:
+    the rounds of --until-decided share one connection."""
 
     def __init__(self, options: RayOptions) -> None:
         require_ray()
         self.options = options
+        self._connection = contextlib.ExitStack()
+        self._where: str | None = None  # how to name the cluster, once connected
+
+    def in_process(self, plan: Plan) -> bool:
+        return False
+
+    def __exit__(self, *exc: object) -> None:
+        self._connection.close()
 
     def run(self, plan: Plan, policy: StopPolicy, reporter: Any) -> Tally:
         import ray
 
         options = self.options
-        with connected(ray, options.address) as where:
-            nodes = [n for n in ray.nodes() if n.get("Alive")]
-            gpus = sum(resource(n, "GPU") for n in nodes)
-            tasks = plan_tasks(plan.todo, options, gpus)
-            check_fits(tasks, nodes)
-            ship = options.ship
-            if ship is None:
-                ship = options.address is not None and not every_node_sees(
-                    ray, lambda text: print_warnings([text]), plan.runs_dir, tasks, nodes)
-            if ship and any(t.job.resume for t in tasks):
-                raise UsageError("--resume with --backend ray needs a --runs-dir that every Ray node sees (a shipped "
-                                 "run cannot continue on a worker); resume these runs without --backend ray")
-            cpus = int(sum(resource(n, "CPU") for n in nodes))
-            at_a_time = max(1, min(len(tasks), cpus // max(t.cpus for t in tasks)))
-            ledger = Ledger(plan, policy, reporter)
-            with reporter.begin(_description(plan, tasks, where, cpus, gpus, ship), at_a_time):
-                RayRuns(ray, plan, ledger, tasks, ship, local=options.address is None).run()
-            return ledger.tally()
+        if self._where is None:
+            self._where = self._connection.enter_context(connected(ray, options.address))
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        gpus = sum(resource(n, "GPU") for n in nodes)
+        tasks = plan_tasks(plan.todo, options, gpus)
+        check_fits(tasks, nodes)
+        ship = options.ship
+        if ship is None:
+            ship = options.address is not None and not every_node_sees(
+                ray, lambda text: print_warnings([text]), plan.runs_dir, tasks, nodes)
+        if ship and any(t.job.resume for t in tasks):
+            raise UsageError("--resume with --backend ray needs a --runs-dir that every Ray node sees (a shipped "
+                             "run cannot continue on a worker); resume these runs without --backend ray")
+        cpus = int(sum(resource(n, "CPU") for n in nodes))
+        at_a_time = max(1, min(len(tasks), cpus // max(t.cpus for t in tasks)))
+        ledger = Ledger(plan, policy, reporter)
+        with reporter.begin(_description(plan, tasks, self._where, cpus, gpus, ship), at_a_time):
+            RayRuns(ray, plan, ledger, tasks, ship, local=options.address is None).run()
+        return ledger.tally()
 
 
 def _description(plan: Plan, tasks: list[RayTask], where: str, cpus: int, gpus: float, ship: bool) -> str:
