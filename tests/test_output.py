@@ -149,6 +149,18 @@ def test_dry_run_fits_and_never_wraps_a_layer_type(width):
     assert "2 runs" in out and "tanh" in out
 
 
+def test_a_dry_run_says_which_runs_completed_already_and_still_fits(tiny_spec, tmp_path):
+    spec, runs = tiny_spec(seeds=[0, 1]), tmp_path / "runs"
+    invoke("train", spec, "--runs-dir", runs, "--set", "seeds=[0]", width=None, terminal=False)
+    wide = invoke("train", spec, "--runs-dir", runs, "--dry-run", width=None, terminal=False)
+    [done] = [meta.parent for meta in runs.glob("tiny/*/meta.json")]
+    assert re.search(rf"^0 +0 +skip: completed in {re.escape(str(done))}$", wide, re.MULTILINE)
+    assert re.search(r"^1 +1 +train$", wide, re.MULTILINE)
+    narrow = invoke("train", spec, "--runs-dir", runs, "--dry-run", width=60, terminal=True)
+    fits(narrow, 60)
+    assert re.search(r"^0 +0 +skip: completed$", narrow, re.MULTILINE) and "run directories are left out" in narrow
+
+
 # ---------------------------------------------------------------- cnnlab compare, ls and eval
 
 

@@ -43,14 +43,19 @@ def runs_table(plan: Plan) -> TextTable:
     for key, header in key_labels(sweep).items():
         columns.append(Column(header, [planned.run.labels[key].partition("=")[2] for planned in runs]))
     columns.append(Column("seed", [str(planned.run.seed) for planned in runs], align="right"))
+    narrowing: list = []
     if any(planned.resume or planned.completed for planned in runs):
-        columns.append(Column("plan", [_action(planned) for planned in runs]))
-    return TextTable(columns, title=f"{len(runs)} runs")
+        columns.append(Column("plan", [_action(planned, True) for planned in runs],
+                              compact=[_action(planned, False) for planned in runs],
+                              compact_note="the run directories are left out: widen the terminal, or pipe the output"))
+        narrowing = [("compact", "plan")]
+    return TextTable(columns, title=f"{len(runs)} runs", narrowing=narrowing)
 
 
-def _action(planned: PlannedRun) -> str:
+def _action(planned: PlannedRun, where: bool) -> str:
+    """What the run does: trained anew, resumed or skipped (and, `where`, from or in which directory)."""
     if planned.completed is not None:
-        return f"skip: completed in {shown_path(planned.completed)}"
+        return f"skip: completed in {shown_path(planned.completed)}" if where else "skip: completed"
     if planned.resume is not None:
-        return f"resume {shown_path(planned.resume)}"
+        return f"resume {shown_path(planned.resume)}" if where else "resume"
     return "train"
