@@ -119,6 +119,8 @@ def seeds_needed_words(result: ClaimResult) -> str:
     if not result.settles_with_seeds:
         return "—"
     if result.seeds_needed is None:
+        if result.evidence.test in ("tost", "chance"):
+            return f"more than {MAX_SEEDS}: the spread is too wide to settle the margin with seeds"
         return f"more than {MAX_SEEDS}: the difference is too small to settle with seeds"
     return f"about {result.seeds_needed} seeds per group would decide this"
 
@@ -168,8 +170,9 @@ def verdict_legend() -> str:
         "interval (Newcombe's for shares); Hedges' g is it in pooled standard deviations.",
         f"Seeds needed: per group, for an inconclusive claim, the smallest number that would decide it with "
         f"{POWER:.0%} power if the difference and spread seen are real (noncentral t for Welch, the two one-sided "
-        f"tests' power for an equivalence, exact binomial sums for Fisher), at the level the first undecided "
-        f"claim faces in Holm's steps; more than {MAX_SEEDS} is not given.",
+        f"tests' power for an equivalence, exact binomial sums for Fisher) in an experiment that tests once, at "
+        f"α over the number of undecided claims (the level the first of them faces in Holm's steps); more than "
+        f"{MAX_SEEDS} is not given.",
         "Under `--until-decided` the level of each look is α split over the planned looks by Bonferroni's "
         "inequality, by the increments of Lan & DeMets' (1983) Pocock-type spending function "
         "α·ln(1 + (e − 1)·t), t the look's share of the most seeds: the chance of a false verdict at any "

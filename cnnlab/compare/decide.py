@@ -80,13 +80,14 @@ def decide(evidences: Sequence[Evidence], level: float = ALPHA) -> list[ClaimRes
             results.append(ClaimResult(e, "inconclusive", f"p = {e.p:.3g}, Holm {adjusted[i]:.3g} ≥ {level:.3g}",
                                        e.p, adjusted[i], level))
     undecided = sum(r.settles_with_seeds for r in results)
-    return [replace(r, seeds_needed=_seeds_needed(r, level / undecided)) if r.settles_with_seeds else r
+    return [replace(r, seeds_needed=_seeds_needed(r, ALPHA / undecided)) if r.settles_with_seeds else r
             for r in results]
 
 
 def _seeds_needed(result: ClaimResult, level: float) -> int | None:
-    """Seeds per group that would decide the claim with 80% power at `level` (the Holm step the
-    first undecided claim faces), if the difference and spread seen are real."""
+    """Seeds per group that would decide the claim with 80% power in an experiment that tests once, at
+    `level` (α over the undecided claims: the Holm step the first of them faces), if the difference
+    and spread seen are real."""
     return power.seeds_needed(lambda n: result.evidence.power(n, level))
 
 
