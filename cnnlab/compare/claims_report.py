@@ -160,8 +160,8 @@ def verdict_legend() -> str:
         f"against chance (1/classes) within ±{CHANCE_TOLERANCE:.0%}. `A > B on learns` compares how many seeds "
         f"learn (test accuracy more than {LEARNED_ABOVE:.0%} above chance) by Fisher's exact test; a group "
         f"whose seeds split between learning and not is flagged bimodal, whatever its claim's test.",
-        "A figure that is the same in every seed (parameters, MACs, receptive field) needs no test: the claim "
-        "holds or fails by it, outside the adjustment.",
+        "A figure of the architecture (parameters, MACs, receptive field), the same in every seed, needs no "
+        "test: the claim holds or fails by it, outside the adjustment.",
         "`epochs_to(val_acc >= X)` is the first epoch reaching X; a run that never does counts as its epochs + 1 "
         "(a lower bound: such a run looks faster than it is). `auc(val_acc)` is the mean of the validation "
         "curve over the epochs.",
