@@ -122,7 +122,7 @@ def seeds_needed_words(result: ClaimResult) -> str:
         if result.evidence.test in ("tost", "chance"):
             return f"more than {MAX_SEEDS}: the spread is too wide to settle the margin with seeds"
         return f"more than {MAX_SEEDS}: the difference is too small to settle with seeds"
-    return f"about {result.seeds_needed} seeds per group would decide this"
+    return f"about {result.seeds_needed} seeds per group would decide this, tested once"
 
 
 def claims_table(results: Sequence[ClaimResult]) -> str:
