@@ -173,6 +173,31 @@ def test_a_parallel_sweep_stopped_by_a_signal(tmp_path, signum, moment, to_group
     assert_clean(tmp_path)
 
 
+FIRST_WORKER_MASK = """
+import multiprocessing as mp, signal
+from cnnlab.run.signals import start_with_signals_blocked
+
+def report(channel):
+    channel.send(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+
+if __name__ == "__main__":
+    mine, theirs = mp.get_context("spawn").Pipe()
+    start_with_signals_blocked(mp.get_context("spawn").Process(target=report, args=(theirs,)))
+    print(mine.recv(), sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+"""
+
+
+def test_the_first_worker_starts_with_the_stop_signals_blocked(tmp_path):
+    """The first process a fresh interpreter spawns starts multiprocessing's resource tracker, which
+    unblocks SIGINT and SIGTERM: a stop then killed that worker outright ('killed by SIGTERM', a failed
+    run) instead of letting its handlers turn it into a run not started."""
+    script = tmp_path / "first_worker.py"
+    script.write_text(FIRST_WORKER_MASK)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.split() == ["[<Signals.SIGINT:", "2>,", "<Signals.SIGTERM:", "15>]", "[]"], out.stderr
+
+
 def test_workers_die_with_their_parent(tmp_path):
     proc = start(tmp_path, SWEEP, "--jobs", "2")
     wait_for(lambda: len([m for m in metas(tmp_path) if m["status"] == "running"]) == 2 and

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from cnnlab.errors import Interrupted
 
@@ -133,13 +134,25 @@ def reclaim_signals() -> None:
 
 @contextlib.contextmanager
 def signals_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM held back (not lost) while inside: a process started here inherits the
-    block, so it cannot be stopped before it has installed its own handlers (`unblock_signals`)."""
+    """SIGINT and SIGTERM held back (not lost) while inside."""
     old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def start_with_signals_blocked(process: Any) -> None:
+    """Start a multiprocessing `process` with SIGINT and SIGTERM blocked: it inherits the block, so it
+    cannot be stopped before it has installed its own handlers (`unblock_signals`). On POSIX the
+    first process started also starts multiprocessing's resource tracker, which unblocks both signals
+    in the caller once it runs: it is started before the block, or the first worker would have none."""
+    if os.name == "posix":
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    with signals_blocked():
+        process.start()
 
 
 def unblock_signals() -> None:

@@ -30,7 +30,7 @@ from cnnlab.run.outcome import Outcome
 from cnnlab.run.plan import Plan
 from cnnlab.run.policy import StopPolicy
 from cnnlab.run.scheduler import Scheduler
-from cnnlab.run.signals import STOP, signals_blocked
+from cnnlab.run.signals import STOP, start_with_signals_blocked
 from cnnlab.run.workers.worker import worker_main
 from cnnlab.rundir.liveness import now_iso
 from cnnlab.rundir.records import RecordError, RunMeta, read_json_record
@@ -128,8 +128,7 @@ class Workers:
         mine, theirs = self.context.Pipe()
         proc = self.context.Process(target=worker_main, args=(str(self.plan.runs_dir), list(self.plan.command),
                                                               self.plan.force, os.getpid(), theirs))
-        with signals_blocked():  # inherited: the worker is not stopped before its handlers are set
-            proc.start()
+        start_with_signals_blocked(proc)
         theirs.close()  # the child holds the only other end: EOF when it dies
         self.workers.append(Worker(slot, proc, mine))
         return self.workers[-1]
