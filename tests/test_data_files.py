@@ -145,6 +145,19 @@ def test_parsed_once_then_cached_until_the_file_changes(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data" / CACHE_DIR).glob("csv-*.npz"))) == 2
 
 
+def test_a_run_parses_its_file_once(tmp_path, monkeypatch):
+    """The pre-flight asks for the shape and classes and checks the file, then the run loads it and
+    asks again: one parse for all of it."""
+    parses = []
+    loadtxt = csv_reader.np.loadtxt
+    monkeypatch.setattr(csv_reader.np, "loadtxt", lambda *args, **kw: parses.append(1) or loadtxt(*args, **kw))
+    path = str(testing.write_kaggle_csv(tmp_path / "train.csv", *digits(30)))
+    spec = csv_spec(tmp_path, train=path, test_fraction=0.2)
+    dataset_info(spec), check_available(spec), dataset_info(spec)
+    data = load_data(spec, 0, torch.device("cpu"))
+    assert data.info.class_names == dataset_info(spec).class_names == ("0", "1", "2") and len(parses) == 1
+
+
 def kaggle_lines(folder: Path) -> list[str]:
     """The lines of a good file in Kaggle's layout: the header, then 6 rows."""
     return testing.write_kaggle_csv(folder / "good.csv", *digits(6)).read_text().splitlines()

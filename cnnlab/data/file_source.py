@@ -8,8 +8,9 @@ An entry says which files it reads and how (`paths`, `read`); this base class do
   files hold (classes: 0 up to the largest training label);
 - a slow format (CSV text) keeps its decoded arrays in data.root/.cnnlab-cache under a key made of
   the files' names, sizes and times and the options, as SVHN's .mat files are kept;
-- the last file read stays in memory until a run takes it: the pre-flight asks for `info` and the
-  availability several times, and `load` follows in the same process, so a file is parsed once.
+- the last file read stays in memory until a run takes it, and its shape and classes for good: the
+  pre-flight asks for `info` and the availability several times, `load` follows in the same
+  process and `info` again after it, so a file is parsed once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 SPLITS = ("train", "test")
 
-_LAST_READ: dict[str, FileArrays] = {}  # fingerprint → arrays, for the one file this process read last
+_LAST_READ: dict[str, FileArrays] = {}  # fingerprint → arrays of the file read last, until a run takes them
+_INFOS: dict[str, DatasetInfo] = {}  # fingerprint → shape and classes of each file read, for `info` after that
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,10 @@ class FileSource(ABC):
 
     @property
     def info(self) -> DatasetInfo:
-        arrays = self.arrays()
-        return DatasetInfo(*arrays.shape, len(arrays.class_names), arrays.class_names)
+        key = self.key()
+        if key not in _INFOS:
+            self.arrays()
+        return _INFOS[key]
 
     def ensure_available(self, root: Path, download: bool) -> None:
         self.arrays(Path(root))
@@ -116,14 +120,18 @@ class FileSource(ABC):
         _LAST_READ.clear()  # the run owns these arrays now: another run reads its own
         return splits
 
-    def arrays(self, root: Path | None = None) -> FileArrays:
-        """The files' checked arrays: from memory, from data.root's cache, or read now (and then kept
-        in the cache, when `root` is given and the format is slow)."""
+    def key(self) -> str:
+        """The fingerprint of files that exist; a missing one is a DatasetMissingError naming its option."""
         for option, path in self.paths().items():
             if not is_file(path):
                 raise DatasetMissingError(f"{self.kind}: no file {path} (data.dataset.{option}; a relative path "
                                           f"starts from the working directory)")
-        key = self.fingerprint()
+        return self.fingerprint()
+
+    def arrays(self, root: Path | None = None) -> FileArrays:
+        """The files' checked arrays: from memory, from data.root's cache, or read now (and then kept
+        in the cache, when `root` is given and the format is slow)."""
+        key = self.key()
         cache = cache_path(root, self.kind, key, ".npz") if root is not None and self.cached else None
         found = _LAST_READ.get(key)
         if found is None and cache is not None:
@@ -134,6 +142,7 @@ class FileSource(ABC):
             save_arrays(cache, found.saved())
         _LAST_READ.clear()
         _LAST_READ[key] = found
+        _INFOS[key] = DatasetInfo(*found.shape, len(found.class_names), found.class_names)
         return found
 
 
