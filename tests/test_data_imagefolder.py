@@ -11,10 +11,9 @@ import torch
 from PIL import Image
 
 from cnnlab.data import imagefolder
-from cnnlab.data.imagefolder import TEST_SPLIT_SEED
 from cnnlab.data.pipeline import load_data
 from cnnlab.data.resolve import dataset_info, dataset_source
-from cnnlab.data.source import CACHE_DIR, DatasetCorruptError, DatasetError, DatasetMissingError
+from cnnlab.data.source import CACHE_DIR, TEST_SPLIT_SEED, DatasetCorruptError, DatasetError, DatasetMissingError
 from cnnlab.spec import resolve
 from cnnlab.testing import synthetic_images, write_imagefolder
 

@@ -45,6 +45,8 @@ HOSTILE = [
     "{name: onecycle, pct_start: 1}",
     "{name: step, step_size: 0}", "{name: batch, eps: 0}", "{name: uniform, low: 1, high: -1}", "[relu, .nan]",
     "{name: shapes, train_size: 1}", "{name: imagefolder, path: \"\\0\"}", "{name: imagefolder, path: /nonexistent}",
+    "{name: csv, train: \"\\0\"}", "{name: csv, train: /nonexistent, label: 9999}", "{name: csv, train: /dev/null}",
+    "{name: csv, image_shape: [1, 0, 2]}", "{name: npz, path: /dev/null}", "{name: npz, keys: {x_train: 3}}",
 ]
 
 scalar = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.sampled_from(HOSTILE)

@@ -11,6 +11,7 @@ EXAMPLES = [
     "[bold]Examples[/bold]",
     "cnnlab train experiments/quickstart.yaml --set model.activation=tanh --set train.epochs=3",
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
+    "cnnlab train experiments/lenet5.yaml --set 'data.dataset={name: npz, path: mnist.npz}'   [dim]# Keras' file[/dim]",
     "cnnlab train --resume runs/quickstart/20261127-061001-s0-eac7",
     "cnnlab train experiments/activations.yaml --resume",
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --until-decided --max-seeds 10 --jobs 2",

@@ -1,4 +1,4 @@
-"""Caches in `data.root`: decoded images (ImageFolder, SVHN's .mat) and normalization statistics.
+"""Caches in `data.root`: decoded images (ImageFolder, SVHN's .mat, CSV text) and normalization statistics.
 
 A cache file's name carries a key hashed from everything its content depends on (the files'
 names, sizes and modification times, and the options), so a changed source or option simply
@@ -57,6 +57,27 @@ def save_tensors(path: Path, tensors: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             torch.save(tensors, tmp)
+
+
+def load_arrays(path: Path) -> dict[str, Any] | None:
+    """The numpy arrays saved at `path` (an uncompressed .npz, read without pickle), or None if there is
+    no usable cache. numpy, not torch: the pre-flight reads and fills these caches."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return {name: saved[name] for name in saved.files}
+    except Exception:  # noqa: BLE001 - absent, unreadable or from another version: decode again
+        return None
+
+
+def save_arrays(path: Path, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, tmp.open("wb") as f:  # a file object: np.savez adds no suffix to it
+            np.savez(f, **arrays)
 
 
 def load_json(path: Path) -> Any:

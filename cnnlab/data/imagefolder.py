@@ -22,6 +22,7 @@ from typing import Literal
 from cnnlab.data.cache import cache_key, cache_path, files_fingerprint, load_tensors, save_tensors
 from cnnlab.data.source import (
     DATASETS,
+    TEST_SPLIT_SEED,
     DatasetCorruptError,
     DatasetError,
     DatasetInfo,
@@ -31,7 +32,6 @@ from cnnlab.data.source import (
 )
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
-TEST_SPLIT_SEED = 0  # the held-out test images are the same for every run of every seed
 MODES = {1: "L", 3: "RGB"}  # channels → PIL mode
 
 Listing = tuple[tuple[Path, int], ...]  # (image file, label), in a stable order

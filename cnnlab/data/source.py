@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 DATASETS = Registry("dataset")
 
 CACHE_DIR = ".cnnlab-cache"  # inside data.root: decoded images and normalization statistics
+TEST_SPLIT_SEED = 0  # a test split held out of a user's files is the same for every run of every seed
 
 
 class DatasetError(CnnlabError):
@@ -68,7 +69,7 @@ class DatasetSource(Protocol):
 
     def ensure_available(self, root: Path, download: bool) -> None:
         """Raise DatasetMissingError when files are absent and will not be downloaded (no torch:
-        the pre-flight can call it)."""
+        the pre-flight can call it); an entry of a user's files reads and checks them here too."""
 
     def fingerprint(self, root: Path) -> str | None:
         """A string that changes whenever the files behind the data change, or None for data that

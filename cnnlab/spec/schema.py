@@ -121,7 +121,7 @@ AugmentStep = Annotated[Choice, of_kind("augmentation")]
 
 
 class DataSpec(Section):
-    dataset: Annotated[Choice, of_kind("dataset")] = "shapes"  # a name, or {name: shapes, image_size: 32, ...}
+    dataset: Annotated[Choice, of_kind("dataset")] = "shapes"  # a name, or {name: csv, train: PATH, ...} (docs/data.md)
     root: str = "data"  # where datasets live / are downloaded to; cnnlab's caches go in root/.cnnlab-cache
     download: bool = True  # download a missing torchvision dataset
     normalize: Literal["none", "center", "dataset"] | NormalizeStats = "dataset"  # center: mean only; or {mean, std}
