@@ -64,6 +64,8 @@ class TrainRequest:
         if self.spec is not None and (self.target is not None or self.resume):
             raise UsageError("a spec mapping stands for the experiment file: give no target with it, and resume "
                              "its runs by their spec file or run directory")
+        if self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs}: at least 1 run at a time")
         if self.ray is not None and self.jobs > 1:
             raise UsageError("--jobs does not apply with --backend ray: Ray runs as many at once as the cluster "
                              "holds (--cpus-per-run, --gpus-per-run each)")
