@@ -33,12 +33,14 @@ from cnnlab.rundir.records import (
     read_text,
     validate_record,
 )
+from cnnlab.spec.identity import OUTPUT_ONLY
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory
 RUN_MARKERS = ("meta.json", "spec.yaml")  # a directory holding either is a run directory
 SPEC_SUFFIXES = (".yaml", ".yml")
-IDENTITY_KEYS = frozenset({"seed"})  # runs that differ only in it are one configuration (of one experiment)
+# Runs that differ only in these are one configuration (of one experiment): their seed, and what else they wrote.
+IDENTITY_KEYS = frozenset({"seed", *OUTPUT_ONLY})
 STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "stale", "failed", "unknown")
 MISSING = object()  # a key a run's spec does not have (differs from an explicit null)
 
