@@ -11,12 +11,9 @@ from pathlib import Path
 from typing import Any, get_origin
 
 from cnnlab.api.frames import frame, run_paths, warn
-from cnnlab.compare.build import build_comparison
 from cnnlab.compare.diagnose import read_diagnostics
 from cnnlab.compare.load import Run
 from cnnlab.compare.load import load_runs as read_runs
-from cnnlab.compare.metrics import parse_columns
-from cnnlab.compare.render import table_records
 from cnnlab.rundir.csv_files import DIAGNOSTIC_COLUMNS, METRIC_COLUMNS
 from cnnlab.rundir.records import RecordError, RunSummary
 
@@ -76,6 +73,10 @@ def compare(*paths: str | Path, where: Sequence[str] = (), sort: str | None = No
     <metric>_mean, <metric>_std and n columns, `runs` the paths behind it) or, with aggregate=False,
     per run; the spec keys that differ first. The options are compare's: where=["test_acc>90"],
     sort="best_val_acc", top=5, metrics="test_acc,epochs_to(val_acc>=0.9)" (or a list of names)."""
+    from cnnlab.compare.build import build_comparison  # what only compare needs: load_runs starts faster
+    from cnnlab.compare.metrics import parse_columns
+    from cnnlab.compare.render import table_records
+
     chosen = metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics)
     comparison = build_comparison(_runs(paths, warn), where=where, sort=sort, ascending=ascending, top=top,
                                   columns=parse_columns(chosen), aggregate=aggregate, all_params=all_params)

@@ -20,6 +20,7 @@ from cnnlab.rundir.curves import parse_curve_metric
 from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import (
     FINISHED,
+    OUTPUT_ONLY,
     MetricsRow,
     MissingRecord,
     Monitor,
@@ -33,7 +34,6 @@ from cnnlab.rundir.records import (
     read_text,
     validate_record,
 )
-from cnnlab.spec.identity import OUTPUT_ONLY
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory

@@ -13,11 +13,13 @@ import hashlib
 import json
 from typing import Any
 
+from cnnlab.rundir.records import OUTPUT_ONLY
+
 # Keys that say where and how fast a run computes, or what else it writes, not what it computes.
 RESULT_NEUTRAL = ("data.root", "data.download", "train.device", "train.threads", "train.tensorboard")
-OUTPUT_ONLY = ("train.tensorboard",)
-"""Keys that change only what a run writes beside its results (a TensorBoard stream): no part of what
-the run is, so a run that completed with either value is done (and runs from before the key existed)."""
+# OUTPUT_ONLY: keys that change only what a run writes beside its results (a TensorBoard stream): no
+# part of what the run is, so a run that completed with either value is done (and runs from before the
+# key existed).
 
 
 def canonical(resolved: dict[str, Any]) -> str:
