@@ -13,17 +13,15 @@ rounds (round-robin, so that a drifting machine slows both alike), medians:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_compare import write_runs  # noqa: E402
+from bench_compare import arguments, timed, write_runs  # noqa: E402
 
 IN_PROCESS = """
 import contextlib, io, json, statistics, sys, time
@@ -48,17 +46,8 @@ print(json.dumps({label: statistics.median(t) for label, t in times.items()}))
 """
 
 
-def wall(argv: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
@@ -70,11 +59,11 @@ def main() -> None:
                         python, "-c", f"import cnnlab; cnnlab.load_runs({str(root)!r})"],
                     "cnnlab compare (whole CLI)": [python, "-m", "cnnlab", "compare", str(root)]}
         for argv in commands.values():
-            wall(argv)  # warm the file cache
+            timed(argv)  # warm the file cache
         times: dict[str, list[float]] = {label: [] for label in commands}
         for _ in range(args.repeat):
             for label, argv in commands.items():
-                times[label].append(wall(argv))
+                times[label].append(timed(argv)[0])  # wall seconds
         whole = {label: statistics.median(t) for label, t in times.items()}
     print(f"{args.runs} runs; medians of {args.repeat} rounds")
     for label, seconds in {**inside, **whole}.items():
