@@ -24,6 +24,7 @@ EPILOG = "\n".join(["[bold]Examples[/bold]", *EXAMPLES.values()])
 def example(name: str) -> str:
     return f"[bold]Example[/bold]\n{EXAMPLES[name]}"
 
+
 Runs = Annotated[list[Path], typer.Argument(
     metavar="RUNS...", show_default=False,
     help="Run directories, sweep directories or runs roots (searched recursively).")]
@@ -104,13 +105,11 @@ def onnx(
     difference of 1e-4. Needs pip install 'cnnlab\\[onnx]'.
     """
     from cnnlab.compare.find import find_run
-
-    chosen = find_run(run, latest=latest, warn=warn)
+    from cnnlab.export.onnx import export_onnx  # torch only when it runs
     from cnnlab.train.threads import configure_threads
 
+    chosen = find_run(run, latest=latest, warn=warn)
     configure_threads()  # before torch loads
-    from cnnlab.export.onnx import export_onnx
-
     done = export_onnx(chosen, out or Path(f"{chosen.name}.onnx"), opset, dynamic_batch)
     typer.echo(f"wrote {done.path} (opset {done.opset}): onnxruntime's logits are within {done.max_delta:.1e} of the "
                f"run's model on {done.images} test images")

@@ -7,9 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cnnlab.compare.rows import Band
 from cnnlab.compare.stats import t_quantile
+
+if TYPE_CHECKING:  # compare's --help lists the bands: rows (and the run loader behind it) only for a plot
+    from cnnlab.compare.rows import Band
 
 
 @dataclass(frozen=True)
