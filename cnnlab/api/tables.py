@@ -25,8 +25,8 @@ SUMMARY_FIGURES = tuple(name for name, field in RunSummary.model_fields.items()
 Paths = Sequence[str | Path]
 
 
-def _runs(paths: Paths, warn: Callable[[str], None]) -> list[Run]:
-    return read_runs(run_paths(paths), warn=warn)
+def _runs(paths: Paths, warn: Callable[[str], None], curves: bool = True) -> list[Run]:
+    return read_runs(run_paths(paths), warn=warn, curves=curves)
 
 
 def load_runs(*paths: str | Path, warn: Callable[[str], None] = warn) -> Any:
@@ -36,7 +36,7 @@ def load_runs(*paths: str | Path, warn: Callable[[str], None] = warn) -> Any:
     summary.json's figures (best_val_acc, test_acc, params ...; for a run still going, what its
     metrics.csv shows)."""
     records = []
-    for run in _runs(paths, warn):
+    for run in _runs(paths, warn, curves=False):  # the summaries: metrics.csv only where there is none
         summary = run.summary
         records.append({"id": run.run_id, "path": str(run.path), "status": run.status, "started": run.started,
                         **run.config, **{name: getattr(summary, name) for name in SUMMARY_FIGURES}})
