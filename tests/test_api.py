@@ -112,13 +112,25 @@ def test_the_tables_are_compares_own_numbers(runs, cli):
         assert json.loads((Path(row["path"]) / "summary.json").read_text())["test_acc"] == row["test_acc"]
 
 
+def test_a_run_without_a_summary_shows_what_its_metrics_csv_has(tmp_path, make_run):
+    make_run(tmp_path / "runs" / "going", status="interrupted", test_acc=None, val_acc=[0.3, 0.6])
+    [row] = cnnlab.load_runs(tmp_path / "runs").to_dict("records")
+    assert (row["status"], row["epochs_run"], row["best_val_acc"], row["best_epoch"]) == ("interrupted", 2, 0.6, 2)
+    assert row["test_acc"] is None
+
+
 @pytest.mark.parametrize("call", [
     lambda path: cnnlab.load_runs(path), lambda path: cnnlab.compare(path), lambda path: cnnlab.load_metrics(path)])
-def test_a_loader_raises_the_error_compare_prints(call, cli, tmp_path):
-    for path in (tmp_path / "absent", tmp_path):
+def test_a_loader_raises_the_error_compare_prints(call, cli, tmp_path, make_run):
+    """No such folder, no runs in it, and a run of a newer schema (whose numbers may mean something else)."""
+    (tmp_path / "empty").mkdir()
+    meta = make_run(tmp_path / "newer" / "act") / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "schema_version": 2}))
+    for path in (tmp_path / "absent", tmp_path / "empty", tmp_path / "newer"):
         with pytest.raises(cnnlab.CnnlabError) as err:
             call(path)
         assert cli("compare", path).stderr == f"error: {err.value}\n"
+    assert str(err.value) == f"{meta}: written by a newer cnnlab (schema 2; this one reads 1): upgrade cnnlab"
 
 
 def test_train_and_run_mistakes_raise_the_commands_error(cli, tiny_spec, tmp_path):

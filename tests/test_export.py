@@ -96,6 +96,31 @@ def test_tensorboard_holds_every_epoch_layer_and_the_hparams_sessions(sweep, tmp
     assert "summary/test_acc" in [m.name.tag for m in columns.metric_infos]
 
 
+def test_a_resumed_run_streams_each_epoch_once(tmp_path):
+    """The stream of a run stopped after epoch 1 and resumed starts anew from the checkpoint: one file,
+    each epoch once, and the session's end."""
+    from cnnlab.run.execute import execute_run
+    from cnnlab.run.signals import handle_signals
+    from cnnlab.spec import RunSpec, resolve
+    from cnnlab.train.progress import LogReporter
+    from tests.test_resume import SignalAt
+
+    run = RunSpec(resolve({**TINY, "train": {**TINY["train"], "tensorboard": True}}))
+    with handle_signals():
+        stopped = execute_run(run, tmp_path, lambda store: SignalAt(store, 1, None), command=["test"])
+    assert stopped.status == "interrupted"
+    assert [step for step, _ in scalars(accumulated(stopped.path / "tensorboard"), "accuracy/val")] == [1]
+    with handle_signals():
+        resumed = execute_run(run, tmp_path, LogReporter, command=["test"], resume=stopped.path)
+    assert resumed.status == "completed"
+    streamed = accumulated(resumed.path / "tensorboard")
+    assert len(list((resumed.path / "tensorboard").iterdir())) == 1
+    metrics = pd.read_csv(resumed.path / "metrics.csv")
+    expected = zip(metrics.epoch, metrics.val_acc, strict=True)
+    assert scalars(streamed, "accuracy/val") == [(e, pytest.approx(v, rel=1e-5)) for e, v in expected]
+    assert hparams_data(streamed)["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+
+
 def test_exporting_to_tensorboard_again_changes_nothing(sweep, tmp_path):
     def files() -> dict[str, bytes]:
         return {str(p.relative_to(tmp_path)): p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
@@ -106,24 +131,25 @@ def test_exporting_to_tensorboard_again_changes_nothing(sweep, tmp_path):
     assert files() == first and len(first) == 3  # one file per run, and the HParams columns
 
 
-@pytest.fixture
-def store(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    """One sqlite tracking store for this module's tests, each in an MLflow experiment of its own (a new
+    store's tables take MLflow seconds to make)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
 
 
-def mlflow_runs(uri: str):
+def mlflow_runs(uri: str, experiment: str):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    experiments = client.search_experiments()
-    return client, [run for e in experiments for run in client.search_runs([e.experiment_id])]
+    return client, client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
 
 
 def test_mlflow_gets_one_run_per_run_and_a_reexport_duplicates_nothing(sweep, store, tmp_path):
     args = ["export", "mlflow", sweep, "--tracking-uri", store, "--artifact-location", tmp_path / "artifacts"]
     result = cnnlab_cli(*args, "--checkpoints")
     assert result.exit_code == 0 and result.stdout == f"2 runs into {store}: 2 created, 0 updated, 0 unchanged\n"
-    client, runs = mlflow_runs(store)
+    client, runs = mlflow_runs(store, "exported")
     assert sorted(r.data.tags["cnnlab.run_id"] for r in runs) == sorted(p.name for p in sweep.iterdir() if p.is_dir())
     for run in runs:
         folder = sweep / run.data.tags["cnnlab.run_id"]
@@ -142,7 +168,7 @@ def test_mlflow_gets_one_run_per_run_and_a_reexport_duplicates_nothing(sweep, st
 
     again = cnnlab_cli(*args, "--checkpoints")
     assert again.stdout == f"2 runs into {store}: 0 created, 0 updated, 2 unchanged\n"
-    client, runs_again = mlflow_runs(store)
+    client, runs_again = mlflow_runs(store, "exported")
     assert len(runs_again) == 2
     for run in runs_again:
         assert len(client.get_metric_history(run.info.run_id, "val_acc")) == 2
@@ -158,7 +184,7 @@ def test_a_reexport_adds_what_a_run_did_since(make_run, store, tmp_path):
                           for e, acc in ((1, 0.3), (2, 0.6))])
     store_.update_meta(status="completed", ended="2026-11-28T00:01:00+00:00")
     assert cnnlab_cli(*args).stdout.endswith(": 0 created, 1 updated, 0 unchanged\n")
-    client, runs = mlflow_runs(store)
+    client, runs = mlflow_runs(store, "mine")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED" and runs[0].data.tags["cnnlab.status"] == "completed"
     assert [(m.step, m.value) for m in client.get_metric_history(runs[0].info.run_id, "val_acc")] == [(1, 0.3),
                                                                                                     (2, 0.6)]
@@ -189,6 +215,12 @@ def test_onnx_takes_raw_images_and_gives_the_runs_logits(sweep, tmp_path):
     assert delta <= 1e-4, delta
     first = out.read_bytes()
     assert cnnlab_cli("export", "onnx", run, "--out", out).exit_code == 0 and out.read_bytes() == first
+
+    fixed = tmp_path / "fixed.onnx"
+    assert cnnlab_cli("export", "onnx", run, "--out", fixed, "--opset", 18, "--fixed-batch").exit_code == 0
+    graph = onnx.load(fixed)
+    assert [d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim] == [1, 1, 16, 16]
+    assert {o.domain: o.version for o in graph.opset_import}[""] == 18
 
 
 @pytest.mark.parametrize(("command", "extra", "module"), [
