@@ -241,6 +241,22 @@ def test_a_missing_extra_is_one_line_naming_its_pip_install(command, extra, modu
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_destination_that_cannot_be_used_is_one_line(sweep, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    run = next(p for p in sweep.iterdir() if p.is_dir())
+    cases = {  # the command → the start of its one line
+        ("tensorboard", sweep, "--out", tmp_path / "a-file" / "tb"):
+            f"--out {tmp_path / 'a-file' / 'tb'}: cannot write (Not a directory: ",
+        ("mlflow", sweep, "--tracking-uri", "foo://bar"): "--tracking-uri foo://bar: ",
+        ("onnx", run, "--out", tmp_path / "missing" / "m.onnx"):
+            f"--out {tmp_path / 'missing' / 'm.onnx'}: folder {tmp_path / 'missing'} does not exist",
+    }
+    for args, start in cases.items():
+        result = cnnlab_cli("export", *args)
+        assert result.exit_code == 2 and result.stderr.startswith(f"error: {start}"), result.output
+        assert result.stderr.count("\n") == 1
+
+
 def test_streaming_without_tensorboard_stops_before_any_run(monkeypatch, tiny_spec, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))

@@ -23,6 +23,7 @@ from typing import Any
 
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.query import format_plain
+from cnnlab.export.errors import ExportError, writing
 from cnnlab.rundir.csv_files import METRIC_COLUMNS
 from cnnlab.rundir.records import FINISHED
 from cnnlab.util.extras import require
@@ -56,16 +57,25 @@ def export_mlflow(paths: Sequence[Path], tracking_uri: str, experiment: str | No
                   artifacts: str | None, warn: Callable[[str], None]) -> list[Exported]:
     """Every run under `paths` into the tracking store at `tracking_uri`; what was done for each."""
     require("mlflow", "cnnlab export mlflow")
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     for name in ("mlflow", "alembic"):  # their table set-up talks on stderr: cnnlab says what it did
         logging.getLogger(name).setLevel(logging.WARNING)
 
     runs = load_runs(paths, warn)
-    client = MlflowClient(tracking_uri=tracking_uri)
-    store = Store(client, artifacts)
-    return [store.export(run, experiment or str(run.config.get("name", run.path.parent.name)), checkpoints)
-            for run in runs]
+    try:
+        with writing("the MLflow runs' artifacts"):  # a local artifact folder that cannot be written
+            store = Store(MlflowClient(tracking_uri=tracking_uri), artifacts)
+            return [store.export(run, experiment or str(run.config.get("name", run.path.parent.name)), checkpoints)
+                    for run in runs]
+    except MlflowException as err:  # a URI it cannot use, a server that refuses or cannot be reached
+        raise ExportError(f"--tracking-uri {tracking_uri}: {first_line(err.message)}") from None
+
+
+def first_line(message: str) -> str:
+    """MLflow's messages run over several lines (a server's traceback, the schemes it knows): the first."""
+    return next((line.strip() for line in str(message).splitlines() if line.strip()), "failed")
 
 
 class Store:

@@ -10,16 +10,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError
+from cnnlab.export.errors import ExportError, writing
 from cnnlab.util.extras import require
 from cnnlab.util.files import atomic_path
 
 CHECK_IMAGES = 256  # test images the export is checked on
 TOLERANCE = 1e-4  # the largest |Δ logit| between onnxruntime and torch that passes
-
-
-class ExportError(CnnlabError):
-    """A model that cannot be exported, or whose graph does not compute what the run's model does."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +29,8 @@ class OnnxExport:
 def export_onnx(run: Path, out: Path, opset: int | None = None, dynamic_batch: bool = True) -> OnnxExport:
     """Write `run`'s best model to `out` (atomically) and check it; ExportError when the check fails."""
     require("onnx", "cnnlab export onnx")
+    if not out.parent.is_dir():  # before the minutes of loading and exporting
+        raise ExportError(f"--out {out}: folder {out.parent} does not exist")
     import torch
 
     from cnnlab.data.pipeline import Batches, load_data
@@ -56,7 +54,7 @@ def export_onnx(run: Path, out: Path, opset: int | None = None, dynamic_batch: b
     program.model.metadata_props.update({
         "cnnlab.run": run.name, "cnnlab.classes": json.dumps(list(saved.info.class_names)),
         "cnnlab.input": "N×C×H×W images scaled to [0, 1], before padding; padding and normalization in the graph"})
-    with atomic_path(out) as tmp:
+    with writing(f"--out {out}"), atomic_path(out) as tmp:
         program.save(str(tmp))
     images = raw if dynamic_batch else example
     delta = float(abs(run_onnx(out, images.numpy()) - expected[:len(images)]).max())

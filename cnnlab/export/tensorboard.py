@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cnnlab.compare.diagnose import read_diagnostics
 from cnnlab.compare.load import Run, load_runs
+from cnnlab.export.errors import writing
 from cnnlab.rundir.records import FINISHED, RecordError
 from cnnlab.util.extras import require
 
@@ -33,15 +34,16 @@ def export_tensorboard(paths: Sequence[Path], out: Path, warn: Callable[[str], N
                 columns[key].append(value)
     kinds = {key: dict(zip(values, events.of_one_kind(values), strict=True)) for key, values in columns.items()}
     written = []
-    for run in runs:
-        shown = {key: kinds[key][value] for key, value in hparams[run.path].items()}
-        folder = out / str(run.config.get("name", run.path.parent.name)) / run.run_id
-        write_run(run, shown, folder, warn)
-        written.append(folder)
-    domains = {key: list(kinds[key].values()) for key in columns}
-    created = min(events.timestamp(run.started) for run in runs)
-    events.EventFile(out / events.event_file_name(created)).write_new(
-        [events.experiment(domains, HPARAM_METRICS, created)], created)
+    with writing(f"--out {out}"):
+        for run in runs:
+            shown = {key: kinds[key][value] for key, value in hparams[run.path].items()}
+            folder = out / str(run.config.get("name", run.path.parent.name)) / run.run_id
+            write_run(run, shown, folder, warn)
+            written.append(folder)
+        domains = {key: list(kinds[key].values()) for key in columns}
+        created = min(events.timestamp(run.started) for run in runs)
+        events.EventFile(out / events.event_file_name(created)).write_new(
+            [events.experiment(domains, HPARAM_METRICS, created)], created)
     return written
 
 
