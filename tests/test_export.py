@@ -178,7 +178,12 @@ def test_a_reexport_adds_what_a_run_did_since(make_run, store, tmp_path):
     run = make_run(tmp_path / "runs" / "growing", status="interrupted", test_acc=None, val_acc=[0.3])
     args = ["export", "mlflow", tmp_path / "runs", "--tracking-uri", store, "--experiment", "mine",
             "--artifact-location", tmp_path / "artifacts"]
+    (run / "checkpoints" / "best.pt").write_bytes(b"epoch 1")  # a resumed run may still improve it
+    args.append("--checkpoints")
     assert cnnlab_cli(*args).stdout.endswith(": 1 created, 0 updated, 0 unchanged\n")
+    client, [exported] = mlflow_runs(store, "mine")
+    assert [a.path for a in client.list_artifacts(exported.info.run_id)] == ["spec.yaml"]
+    (run / "checkpoints" / "best.pt").write_bytes(b"epoch 2")
     store_ = RunStore(run)
     store_.write_metrics([MetricsRow(epoch=e, train_loss=1.0, train_acc=0.5, val_acc=acc, seconds=1.0)
                           for e, acc in ((1, 0.3), (2, 0.6))])
@@ -188,6 +193,9 @@ def test_a_reexport_adds_what_a_run_did_since(make_run, store, tmp_path):
     assert len(runs) == 1 and runs[0].info.status == "FINISHED" and runs[0].data.tags["cnnlab.status"] == "completed"
     assert [(m.step, m.value) for m in client.get_metric_history(runs[0].info.run_id, "val_acc")] == [(1, 0.3),
                                                                                                     (2, 0.6)]
+    assert [a.path for a in client.list_artifacts(runs[0].info.run_id, "checkpoints")] == ["checkpoints/best.pt"]
+    best = client.download_artifacts(runs[0].info.run_id, "checkpoints/best.pt", str(tmp_path))
+    assert Path(best).read_bytes() == b"epoch 2"
 
 
 @pytest.mark.slow

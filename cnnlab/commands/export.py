@@ -70,7 +70,7 @@ def mlflow(
 
     Params: the resolved spec, flattened (model.conv.0.kernel_size). Metrics: metrics.csv's columns
     with the epoch as step, and the summary's figures. Tags: cnnlab.run_id, cnnlab.status,
-    cnnlab.experiment. Artifacts: spec.yaml and summary.json (and best.pt with --checkpoints).
+    cnnlab.experiment. Artifacts: spec.yaml and summary.json (and best.pt of a finished run with --checkpoints).
     Exporting again finds each run by its cnnlab.run_id tag and adds only what is new: never a second
     MLflow run, never a metric twice. Needs pip install 'cnnlab\\[mlflow]'.
     """

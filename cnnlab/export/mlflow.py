@@ -4,7 +4,7 @@ experiment of the run's own name (or --experiment NAME).
   params     the resolved spec, flattened (`model.conv.0.kernel_size`: MLflow's names have no brackets)
   metrics    metrics.csv's columns with the epoch as step; summary.json's figures at the last epoch
   tags       cnnlab.run_id (what a re-export matches on), cnnlab.status, cnnlab.experiment
-  artifacts  spec.yaml and summary.json; checkpoints/best.pt with `checkpoints`
+  artifacts  spec.yaml and summary.json; checkpoints/best.pt of a finished run with `checkpoints`
 
 A re-export finds each run by its cnnlab.run_id tag and adds only what is new (epochs trained since,
 a new status, a summary written since): it never makes a second MLflow run nor a second point of a
@@ -146,9 +146,11 @@ class Store:
         return len(metrics)
 
     def _artifacts(self, run_id: str, run: Run, checkpoints: bool) -> int:
-        """spec.yaml, summary.json (and best.pt) where the MLflow run has none yet: a run's files never
-        change once written."""
-        files = ["spec.yaml", "summary.json", *(["checkpoints/best.pt"] if checkpoints else [])]
+        """spec.yaml, summary.json (and best.pt) where the MLflow run has none yet. spec.yaml never
+        changes; summary.json is written when the run ends, and best.pt is logged only then (a resumed
+        run may still improve it), so that each artifact is logged once, as it stays."""
+        final = run.status in FINISHED
+        files = ["spec.yaml", "summary.json", *(["checkpoints/best.pt"] if checkpoints and final else [])]
         logged = {f.path for folder in (None, "checkpoints") for f in self.client.list_artifacts(run_id, folder)}
         new = [name for name in files if name not in logged and (run.path / name).is_file()]
         for name in new:
