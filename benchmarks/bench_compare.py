@@ -172,11 +172,16 @@ def timed(argv: list[str]) -> tuple[float, float]:
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """--runs (how many run directories) and --repeat (rounds), for this benchmark and its kin."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     python = sys.executable
     commands = {"compare function (standalone app)": [python, "-c", STANDALONE],
                 "cnnlab compare (whole CLI)": [python, "-m", "cnnlab", "compare"]}

@@ -23,7 +23,8 @@ from cnnlab import __version__
 from cnnlab.errors import CnnlabError
 from cnnlab.util.process import exit_now
 
-# name → (its function in cnnlab.commands.NAME, the module's epilog: text, or a function that makes it)
+# name → (its function in cnnlab.commands.NAME, or its Typer app for a group of commands; the module's
+# epilog: text, or a function that makes it)
 COMMANDS = {
     "train": ("train", "epilog"),
     "shape": ("shape", "EPILOG"),
@@ -32,6 +33,7 @@ COMMANDS = {
     "report": ("report", "EPILOG"),
     "ls": ("ls", "EPILOG"),
     "inspect": ("inspect", "EPILOG"),
+    "export": ("app", "EPILOG"),
 }
 LIST_ITEM = re.compile(r"([-*•]|\d+[.)]) ")  # a docstring line that starts an item of a list
 
@@ -88,7 +90,6 @@ app = typer.Typer(
     cls=Cnnlab,
     help="A laboratory for convolutional networks: train from YAML specs, compare runs, compute shapes.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -161,10 +162,22 @@ def _command(name: str) -> Any:
     function, epilog = COMMANDS[name]
     module = importlib.import_module(f"cnnlab.commands.{name}")
     fn = getattr(module, function)
+    if isinstance(fn, typer.Typer):
+        return _group(name, fn, getattr(module, epilog))
     one = typer.Typer(add_completion=False, rich_markup_mode="rich")
     one.command(name=name, help=reflow(fn.__doc__ or ""), epilog=getattr(module, epilog), cls=LazyEpilog)(
         user_errors(fn))
     return typer.main.get_command(one)
+
+
+def _group(name: str, commands: typer.Typer, epilog: str) -> Any:
+    """A group of commands (`cnnlab export tensorboard ...`), each made as a command of COMMANDS is."""
+    group = typer.Typer(name=name, help=commands.info.help, epilog=epilog, no_args_is_help=True,
+                        add_completion=False, rich_markup_mode="rich")
+    for info in commands.registered_commands:
+        group.command(name=info.name or info.callback.__name__, help=reflow(info.callback.__doc__ or ""),
+                      epilog=info.epilog, cls=LazyEpilog)(user_errors(info.callback))
+    return typer.main.get_group(group)
 
 
 def main() -> None:

@@ -428,6 +428,36 @@ def test_plot_writes_a_png(sweep: Path, tmp_path: Path) -> None:
     assert per_run.read_text().count("<svg") == 1 and "leaky_relu" in per_run.read_text()
 
 
+def test_the_band_across_seeds_is_chosen_and_the_legend_says_which(sweep: Path, tmp_path: Path) -> None:
+    default, chosen = tmp_path / "default.svg", tmp_path / "ci95.svg"
+    assert run(sweep, "--plot", default).exit_code == 0
+    assert run(sweep, "--plot", chosen, "--band", "ci95").exit_code == 0
+
+    def text(svg: Path) -> str:  # the words of the figure, which SVG keeps in comments (where `--` reads `- -`)
+        return svg.read_text().replace("- -", "--")
+
+    assert "band: min–max over seeds (the default; --band std, sem, ci95)" in text(default)
+    assert "band: 95% confidence interval of the mean (Student's t) (--band minmax, std, sem)" in text(chosen)
+    assert fails(sweep, "--band", "sem") == "error: --band draws a band on the curve plot: give --plot FILE with it"
+
+
+def test_each_band_is_its_statistic_of_the_seeds_at_each_epoch() -> None:
+    from scipy import stats
+
+    from cnnlab.compare.bands import BANDS, edges
+    from cnnlab.compare.rows import Band
+
+    values = [0.5, 0.7, 0.6]  # three seeds at one epoch
+    mean, std, n = 0.6, stats.tstd(values), 3
+    band = Band((1,), (mean,), (min(values),), (max(values),), (std,), (n,))
+    half = {"minmax": None, "std": std, "sem": stats.sem(values), "ci95": stats.t.ppf(0.975, n - 1) * stats.sem(values)}
+    assert set(BANDS) == set(half)
+    for name, width in half.items():
+        low, high = edges(band, name)
+        expected = (0.5, 0.7) if width is None else (mean - width, mean + width)
+        assert (low[0], high[0]) == pytest.approx(expected, rel=1e-9), name
+
+
 def test_plot_to_an_unwritable_name_fails_before_any_work(sweep: Path, tmp_path: Path) -> None:
     assert "end the name in one of" in fails(sweep, "--plot", tmp_path / "curves.xyz")
     assert "does not exist" in fails(sweep, "--plot", tmp_path / "nowhere" / "curves.png")

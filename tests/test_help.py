@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from cnnlab.cli import LIST_ITEM, app
 
-COMMANDS = ["train", "shape", "eval", "compare", "report", "ls", "inspect"]
+COMMANDS = ["train", "shape", "eval", "compare", "report", "ls", "inspect", "export", "export tensorboard",
+            "export mlflow", "export onnx"]
 
 
 def help_lines(args: list[str], width: int) -> list[str]:
@@ -45,7 +46,7 @@ def _listing_pairs(lines: list[str]) -> list[tuple[str, str, int]]:
 
 
 @pytest.mark.parametrize("width", [80, 120])
-@pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)], ids=["cnnlab", *COMMANDS])
+@pytest.mark.parametrize("command", [[], *(name.split() for name in COMMANDS)], ids=["cnnlab", *COMMANDS])
 def test_help_paragraphs_fill_their_lines(command, width):
     lines = help_lines(command, width)
     assert max(len(line) for line in lines) <= width
@@ -57,7 +58,7 @@ def test_the_command_list_names_every_command_with_its_summary():
     text = "\n".join(help_lines([], 120))
     for name, summary in [("train", "Train the model"), ("shape", "Output shape, params"), ("eval", "Evaluate a"),
                           ("compare", "Put runs side"), ("report", "Write a markdown"), ("ls", "List runs"),
-                          ("inspect", "Why runs learn")]:
+                          ("inspect", "Why runs learn"), ("export", "Export runs")]:
         assert re.search(rf"^│ {name} +{summary}", text, re.MULTILINE), name
 
 

@@ -12,7 +12,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cnnlab"
 TORCH_FREE = ("cnnlab.util", "cnnlab.spec", "cnnlab.shape", "cnnlab.compare", "cnnlab.commands", "cnnlab.rundir",
-              "cnnlab.cli", "cnnlab.errors", "cnnlab.registry", "cnnlab.lazy", "cnnlab.__main__")
+              "cnnlab.api", "cnnlab.export", "cnnlab.cli", "cnnlab.errors", "cnnlab.registry", "cnnlab.lazy",
+              "cnnlab.__main__")
 TORCH_SIDE = ("cnnlab.models", "cnnlab.data", "cnnlab.train", "cnnlab.run", "torch", "torchvision")
 
 

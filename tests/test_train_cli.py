@@ -257,7 +257,7 @@ def test_a_run_whose_first_files_cannot_be_written_leaves_nothing(cli, tiny_spec
 def test_a_nan_validation_loss_is_diverged(cli, tiny_spec, tmp_path, monkeypatch):
     import math
 
-    import cnnlab.train.loop as loop
+    from cnnlab.train import loop
 
     real, calls = loop.evaluate, []
 

@@ -4,20 +4,24 @@ Reads files only: never imports torch (nor matplotlib unless --plot is given).""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from cnnlab.commands import warn
+from cnnlab.compare.bands import BANDS, DEFAULT_BAND
 from cnnlab.compare.metrics import CURVE_FORMS, EXTRA_COLUMNS, METRICS
+
+BandName = Enum("BandName", {name: name for name in BANDS}, type=str)
 
 EPILOG = "\n".join([
     "[bold]Examples[/bold]",
     "cnnlab compare runs/activations",
     'cnnlab compare runs -w model.activation!=sigmoid -w "test_acc>90" --sort best_val_acc --top 5',
     "cnnlab compare runs/activations --format csv > activations.csv",
-    "cnnlab compare runs/activations --plot curves.png",
+    "cnnlab compare runs/activations --plot curves.png --band ci95",
 ])
 
 
@@ -72,6 +76,13 @@ def compare(
         Path | None,
         typer.Option("--plot", help="Also draw learning curves (val acc, train loss) into this .png/.svg."),
     ] = None,
+    band: Annotated[
+        BandName | None,
+        typer.Option("--band", show_default=False,
+                     help=f"With --plot, the band around each configuration's mean across seeds: "
+                          f"{'; '.join(f'{name}: {kind.label}' for name, kind in BANDS.items())}. "
+                          f"Default: {DEFAULT_BAND}."),
+    ] = None,
 ) -> None:
     """Put runs side by side: the spec keys that differ, then accuracy, loss, size, speed and status.
 
@@ -80,6 +91,10 @@ def compare(
     Why a run learns or not, layer by layer (gradients, activations, dead units ...): cnnlab inspect.
     """
     from cnnlab.compare.show import show_comparison  # the work, and its imports, only when the command runs
+    from cnnlab.errors import UsageError
 
+    if band is not None and plot is None:
+        raise UsageError("--band draws a band on the curve plot: give --plot FILE with it")
     show_comparison(paths or [], where=where or (), sort=sort, ascending=ascending, top=top, metrics=metrics,
-                    fmt=fmt, aggregate=aggregate, all_params=all_params, plot=plot, warn=warn)
+                    fmt=fmt, aggregate=aggregate, all_params=all_params, plot=plot, warn=warn,
+                    band=band.value if band is not None else DEFAULT_BAND)

@@ -20,6 +20,7 @@ from cnnlab.rundir.curves import parse_curve_metric
 from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import (
     FINISHED,
+    OUTPUT_ONLY,
     MetricsRow,
     MissingRecord,
     Monitor,
@@ -38,7 +39,8 @@ from cnnlab.util.yamlio import YamlError, load_yaml
 DEFAULT_RUNS = Path("runs")  # where `cnnlab train` writes, relative to the working directory
 RUN_MARKERS = ("meta.json", "spec.yaml")  # a directory holding either is a run directory
 SPEC_SUFFIXES = (".yaml", ".yml")
-IDENTITY_KEYS = frozenset({"seed"})  # runs that differ only in it are one configuration (of one experiment)
+# Runs that differ only in these are one configuration (of one experiment): their seed, and what else they wrote.
+IDENTITY_KEYS = frozenset({"seed", *OUTPUT_ONLY})
 STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "stale", "failed", "unknown")
 MISSING = object()  # a key a run's spec does not have (differs from an explicit null)
 
@@ -250,8 +252,11 @@ def _record(folder: str, name: str, cls: type, warn: Callable[[str], None], cons
     return None
 
 
-def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | None = None) -> Run | None:
-    """One run directory, or None (with a warning) when it is unusable: no readable spec.yaml."""
+def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | None = None,
+             curves: bool = True) -> Run | None:
+    """One run directory, or None (with a warning) when it is unusable: no readable spec.yaml. Without
+    `curves`, metrics.csv is read only where no summary.json stands for it (cnnlab.load_runs shows the
+    summary alone, and over a thousand runs the CSV files cost it a third of its time)."""
     folder = str(path)  # os.path.join: pathlib's joins cost a tenth of the load over a thousand runs
     try:
         config = _spec(folder, read_spec or SpecReader())
@@ -265,7 +270,8 @@ def load_run(path: Path, warn: Callable[[str], None], read_spec: SpecReader | No
     rows, bad = [], 0
     metrics_path = os.path.join(folder, "metrics.csv")
     try:
-        rows, bad = parse_metrics(read_text(metrics_path), metrics_path)
+        if curves or summary is None:
+            rows, bad = parse_metrics(read_text(metrics_path), metrics_path)
     except MissingRecord:
         pass
     except RecordError as err:
@@ -308,8 +314,9 @@ def _load_sweep(group: Path, warn: Callable[[str], None]) -> Sweep | None:
     return Sweep(group, record.name, tuple(record.sweep), record)
 
 
-def load_runs(paths: Sequence[Path], warn: Callable[[str], None]) -> list[Run]:
-    """All readable runs at or under `paths`; unusable ones are skipped with one warning line each."""
+def load_runs(paths: Sequence[Path], warn: Callable[[str], None], curves: bool = True) -> list[Run]:
+    """All readable runs at or under `paths`; unusable ones are skipped with one warning line each.
+    `curves`: as load_run takes it."""
     run_dirs = find_run_dirs(paths)
     where = ", ".join(str(p) for p in paths)
     if not run_dirs:
@@ -318,7 +325,7 @@ def load_runs(paths: Sequence[Path], warn: Callable[[str], None]) -> list[Run]:
     read_spec = SpecReader()
     runs = []
     for run_dir in run_dirs:
-        run = load_run(run_dir, warn, read_spec)
+        run = load_run(run_dir, warn, read_spec, curves)
         if run is None:
             continue
         group = run_dir.parent

@@ -1,7 +1,8 @@
 """Learning curves of compared configurations: validation accuracy and training loss vs epoch.
 
-One colour per configuration, its mean over seeds as a line and the min–max range over seeds as a
-band. Imported only for `cnnlab compare --plot` (matplotlib costs a noticeable fraction of a second);
+One colour per configuration, its mean over seeds as a line and a band across seeds around it: the
+min–max range, or with --band the standard deviation, standard error or 95% confidence interval
+(cnnlab.compare.bands). Imported only for `cnnlab compare --plot` (matplotlib costs a noticeable fraction of a second);
 uses matplotlib's object API with the Agg canvas, so no display or GUI backend is ever touched.
 """
 
@@ -15,8 +16,10 @@ from matplotlib import colormaps
 from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from cnnlab.compare.bands import DEFAULT_BAND, edges, legend_label
 from cnnlab.compare.build import Comparison
 from cnnlab.compare.labels import row_labels
 from cnnlab.compare.metrics import CompareError
@@ -40,15 +43,16 @@ def check_plot_path(path: Path) -> None:
         raise CompareError(f"--plot {path}: folder {path.parent} does not exist")
 
 
-def _draw(ax, band: Band, colour, style: str, shade: float, scale: float = 1.0) -> None:
-    """The mean as a line, the min–max over seeds as a band of opacity `shade`."""
+def _draw(ax, band: Band, kind: str, colour, style: str, shade: float, scale: float = 1.0) -> None:
+    """The mean as a line, the band of `kind` (cnnlab.compare.bands) around it of opacity `shade`."""
     if not band.epochs:
         return
     marker = "o" if len(band.epochs) <= MARKER_MAX_EPOCHS else None
     ax.plot(band.epochs, [v * scale for v in band.mean], color=colour, linestyle=style, linewidth=2,
             marker=marker, markersize=3.5)
-    if band.low != band.high:
-        ax.fill_between(band.epochs, [v * scale for v in band.low], [v * scale for v in band.high],
+    low, high = edges(band, kind)
+    if low != high:
+        ax.fill_between(band.epochs, [v * scale for v in low], [v * scale for v in high],
                         color=colour, alpha=shade, linewidth=0)
 
 
@@ -65,8 +69,9 @@ def _finish_axis(ax, title: str, ylabel: str, has_data: bool) -> None:
                 color="grey")
 
 
-def plot_curves(comparison: Comparison, path: Path) -> None:
-    """Draw the shown configurations (per-run rows are grouped) and write `path` atomically."""
+def plot_curves(comparison: Comparison, path: Path, band: str = DEFAULT_BAND) -> None:
+    """Draw the shown configurations (per-run rows are grouped), each with its `band` across seeds
+    (cnnlab.compare.bands), and write `path` atomically."""
     rows = comparison.rows if comparison.aggregated else group_rows(comparison.runs)
     title = comparison.title
     if len(rows) > MAX_LINES:
@@ -80,17 +85,17 @@ def plot_curves(comparison: Comparison, path: Path) -> None:
     acc_ax, loss_ax = fig.subplots(1, 2)
     shade = min(0.2, 0.8 / len(rows))  # overlapping bands must not hide the lines
     for row, (colour, style) in zip(rows, styles, strict=True):
-        _draw(acc_ax, row.val_acc, colour, style, shade, scale=100)
-        _draw(loss_ax, row.train_loss, colour, style, shade)
+        _draw(acc_ax, row.val_acc, band, colour, style, shade, scale=100)
+        _draw(loss_ax, row.train_loss, band, colour, style, shade)
     _finish_axis(acc_ax, "validation accuracy", "accuracy (%)", any(r.val_acc.epochs for r in rows))
     _finish_axis(loss_ax, "training loss", "loss", any(r.train_loss.epochs for r in rows))
     losses = [v for r in rows for v in r.train_loss.low + r.train_loss.high]
     if losses and min(losses) > 0 and max(losses) / min(losses) > LOG_LOSS_RATIO:
         loss_ax.set_yscale("log")
         loss_ax.set_ylabel("loss (log scale)")
-    band = "band: min–max over seeds" if any(len(r.used) > 1 for r in rows) else ""
-    fig.suptitle(title + (f"\nline: mean, {band}" if band else ""), fontsize=12)
-    add_legend(fig, styles, labels, legend_title)
+    seeds = any(len(r.used) > 1 for r in rows)
+    fig.suptitle(title + ("\nline: mean over seeds" if seeds else ""), fontsize=12)
+    add_legend(fig, styles, labels, legend_title, legend_label(band) if seeds else None)
     write_figure(fig, path)
 
 
@@ -100,8 +105,12 @@ def legend_layout(labels: Sequence[str]) -> tuple[int, int]:
     return columns, -(-len(labels) // columns)
 
 
-def add_legend(fig: Figure, styles: Sequence[tuple], labels: Sequence[str], title: str) -> None:
+def add_legend(fig: Figure, styles: Sequence[tuple], labels: Sequence[str], title: str,
+               band: str | None = None) -> None:
+    """The configurations' lines, and (`band`) what the shaded band around each is."""
     handles = [Line2D([], [], color=colour, linestyle=style, linewidth=2) for colour, style in styles]
+    if band is not None:
+        handles, labels = [*handles, Patch(color="grey", alpha=0.3, linewidth=0)], [*labels, band]
     fig.legend(handles, labels, title=title or None, loc="outside lower center", ncols=legend_layout(labels)[0],
                frameon=False, fontsize=10)
 

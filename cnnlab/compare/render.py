@@ -271,15 +271,23 @@ def render_json(comparison: Comparison, stream: TextIO) -> None:
 CSV_SKIPPED = ("runs", "val_acc_curve")  # lists: json only
 
 
-def render_csv(comparison: Comparison, stream: TextIO) -> None:
-    """CSV with raw numbers (full precision); lists as `[3, 3]`, group statuses as `3 completed`."""
+def table_records(comparison: Comparison) -> list[dict[str, Any]]:
+    """`records`, with a configuration's statuses as text (`2 completed, 1 failed`): one value a cell,
+    for CSV and DataFrames."""
     rows = records(comparison)
-    fields = [f for f in rows[0] if f not in CSV_SKIPPED]
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(fields)
     for row, record in zip(comparison.rows, rows, strict=True):
         if "status" in record:
             record["status"] = status_text(row)
+    return rows
+
+
+def render_csv(comparison: Comparison, stream: TextIO) -> None:
+    """CSV with raw numbers (full precision); lists as `[3, 3]`, group statuses as `3 completed`."""
+    rows = table_records(comparison)
+    fields = [f for f in rows[0] if f not in CSV_SKIPPED]
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(fields)
+    for record in rows:
         writer.writerow([_csv_cell(record[f]) for f in fields])
 
 

@@ -35,12 +35,15 @@ def summarize(values: Sequence[float]) -> Stat:
 
 @dataclass(frozen=True)
 class Band:
-    """A per-epoch curve over several runs: mean, min and max of the finite values at each epoch."""
+    """A per-epoch curve over several runs: mean, min, max, sample std (0 for one value) and count of
+    the finite values at each epoch."""
 
     epochs: tuple[int, ...] = ()
     mean: tuple[float, ...] = ()
     low: tuple[float, ...] = ()
     high: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    count: tuple[int, ...] = ()
 
 
 def _band(runs: Sequence[Run], curve: str) -> Band:
@@ -48,7 +51,7 @@ def _band(runs: Sequence[Run], curve: str) -> Band:
         pairs = [(e, v) for e, v in zip(runs[0].curves.epochs, getattr(runs[0].curves, curve), strict=True)
                  if v is not None and math.isfinite(v)]
         values = tuple(v for _, v in pairs)
-        return Band(tuple(e for e, _ in pairs), values, values, values)
+        return Band(tuple(e for e, _ in pairs), values, values, values, (0.0,) * len(values), (1,) * len(values))
     at: dict[int, list[float]] = {}
     for run in runs:
         for epoch, value in zip(run.curves.epochs, getattr(run.curves, curve), strict=True):
@@ -60,6 +63,8 @@ def _band(runs: Sequence[Run], curve: str) -> Band:
         tuple(sum(at[e]) / len(at[e]) for e in epochs),
         tuple(min(at[e]) for e in epochs),
         tuple(max(at[e]) for e in epochs),
+        tuple(statistics.stdev(at[e]) if len(at[e]) > 1 else 0.0 for e in epochs),
+        tuple(len(at[e]) for e in epochs),
     )
 
 

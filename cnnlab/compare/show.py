@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cnnlab.compare.bands import DEFAULT_BAND
 from cnnlab.compare.build import build_comparison
 from cnnlab.compare.load import DEFAULT_RUNS, load_runs
 from cnnlab.compare.metrics import CompareError, parse_columns
@@ -14,8 +15,9 @@ from cnnlab.compare.render import FORMATS
 
 def show_comparison(paths: Sequence[Path], *, where: Sequence[str], sort: str | None, ascending: bool,
                     top: int | None, metrics: str | None, fmt: str, aggregate: bool | None, all_params: bool,
-                    plot: Path | None, warn: Callable[[str], None]) -> None:
-    """Print the comparison of the runs under `paths` (default: runs/) as `fmt`; draw `plot` if given."""
+                    plot: Path | None, warn: Callable[[str], None], band: str = DEFAULT_BAND) -> None:
+    """Print the comparison of the runs under `paths` (default: runs/) as `fmt`; draw `plot` if given,
+    with `band` across seeds (cnnlab.compare.bands)."""
     if plot is not None:
         from cnnlab.compare import plot as plotting  # matplotlib only when a plot is asked for
 
@@ -27,5 +29,5 @@ def show_comparison(paths: Sequence[Path], *, where: Sequence[str], sort: str | 
                                   columns=parse_columns(metrics), aggregate=aggregate, all_params=all_params)
     FORMATS[fmt](comparison, sys.stdout)
     if plot is not None:
-        plotting.plot_curves(comparison, plot)
+        plotting.plot_curves(comparison, plot, band)
         print(f"wrote {plot}", file=sys.stderr)

@@ -1,12 +1,12 @@
-"""How a run's end is put in words: why it failed (one line), which file a failed write was for, how
-to continue it."""
+"""How a run's end is put in words: why it failed (one line, naming the file a failed write was for),
+how to continue it."""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Any
+
+from cnnlab.util.files import written_file
 
 
 def failure_reason(err: BaseException) -> str:
@@ -16,13 +16,6 @@ def failure_reason(err: BaseException) -> str:
         return f"{err.strerror}: {written_file(err.filename)}" if err.filename else err.strerror
     text = str(err).splitlines()[0] if str(err) else ""
     return text or type(err).__name__
-
-
-def written_file(filename: Any) -> str:
-    """The file a write was for: `…/checkpoints/.last.pt.k2j3h4g5.tmp` → `…/checkpoints/last.pt`."""
-    path = Path(os.fsdecode(filename))
-    match = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", path.name)
-    return str(path.with_name(match.group(1)) if match else path)
 
 
 def resume_hint(run_dir: Path) -> str:

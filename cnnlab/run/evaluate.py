@@ -1,8 +1,8 @@
 """`cnnlab eval`: a saved run's checkpoint on one split — accuracy, per-class accuracy, confusion.
 
-The run's own spec.yaml rebuilds exactly its data (same seed: same validation split) and model;
-the checkpoint is loaded with weights_only=True (cnnlab.train.checkpoint), and a file that is not one
-of cnnlab's checkpoints is one line saying what is wrong with it.
+The run's own spec.yaml rebuilds exactly its data (same seed: same validation split) and model
+(cnnlab.run.saved_model); a file that is not one of cnnlab's checkpoints is one line saying what is
+wrong with it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from pathlib import Path
 import torch
 
 from cnnlab.data.pipeline import Batches, load_data
-from cnnlab.models.builder import build_model
-from cnnlab.run.saved import RunError, read_run_spec, validate_run_spec
-from cnnlab.shape.plan import build_plan
+from cnnlab.run.saved_model import load_saved_model
 from cnnlab.spec import SpecError
-from cnnlab.train import checkpoint as checkpoints
 from cnnlab.train.device import resolve_device, uses_channels_last
 from cnnlab.train.heads import HEADS
 
@@ -58,28 +55,21 @@ class Evaluation:
 
 
 def evaluate_run(run: Path, split: str, checkpoint: str, device: str) -> Evaluation:
-    spec = validate_run_spec(run, read_run_spec(run))
-    ckpt = run / "checkpoints" / f"{checkpoint}.pt"
-    if not ckpt.exists():
-        raise RunError(f"{ckpt}: no such checkpoint (the run may have failed before its first epoch)")
     dev = resolve_device(device)
-    state = checkpoints.load(ckpt, dev)  # before the data: a bad file is reported at once
+    saved = load_saved_model(run, checkpoint, dev)  # before the data: a bad file is reported at once
+    spec, model = saved.spec, saved.model
     data = load_data(spec.data, spec.seed, dev)
     chosen = {"train": data.train, "val": data.val, "test": data.test}[split]
     if chosen is None:
         raise SpecError(f"--split val: this run has no validation split (data.val_fraction: {spec.data.val_fraction})")
-    plan = build_plan(spec.model, data.info)
-    model = build_model(plan).to(dev)
-    checkpoints.load_weights(model, state, ckpt)
-    channels_last = uses_channels_last(spec.train.channels_last, plan)
+    channels_last = uses_channels_last(spec.train.channels_last, saved.plan)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     head = HEADS.build(spec.model.head, data.info.num_classes)
     k = data.info.num_classes
     confusion = torch.zeros(k * k, dtype=torch.int64, device=dev)
-    model.eval()
     with torch.inference_mode():
         for x, y in Batches(chosen, data.normalizer, spec.train.batch_size, channels_last).in_order():
             confusion += torch.bincount(y * k + head.predict(model(x)), minlength=k * k)
     classes = list(data.info.class_names) if len(data.info.class_names) == k else [str(i) for i in range(k)]
-    return Evaluation(run, split, checkpoint, int(state["epoch"]), classes, confusion.view(k, k).tolist())
+    return Evaluation(run, split, checkpoint, saved.epoch, classes, confusion.view(k, k).tolist())

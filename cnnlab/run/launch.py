@@ -1,6 +1,7 @@
-"""What `cnnlab train` does: plan (cnnlab.run.plan), prepare the runs directory, hand the plan to its
-scheduler with the stop policy and the reporter (cnnlab.run.rounds), and end with the tally and the
-exit status; with `--until-decided`, that in rounds (cnnlab.run.until_decided).
+"""What `cnnlab train` and cnnlab.train() do: plan (cnnlab.run.plan), prepare the runs directory, hand
+the plan to its scheduler with the stop policy and the reporter (cnnlab.run.rounds), and end with the
+tally (and, for the command, the exit status); with `--until-decided`, that in rounds
+(cnnlab.run.until_decided).
 
     TrainRequest → plan → Plan → prepare → Scheduler.run(plan, StopPolicy, reporter) → Tally → exit status
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 
@@ -55,23 +57,45 @@ def choose_scheduler(request: TrainRequest) -> Scheduler:
     return TorchrunScheduler()
 
 
+@dataclass(frozen=True)
+class Trained:
+    """How a request ended: the tally of its runs (None for a dry run, or one stopped before any run
+    began) and the signal that stopped it, if one did."""
+
+    tally: Tally | None
+    signum: int | None
+
+    @property
+    def exit_code(self) -> int:
+        """0 all completed, 1 a run failed or diverged, 128 + the signal number when one stopped it."""
+        if self.tally is None:
+            return 0 if self.signum is None else 128 + self.signum
+        return self.tally.exit_code(self.signum)
+
+
 def launch(request: TrainRequest) -> int:
     """Run `cnnlab train`; the exit status (0 all completed, 1 a run failed or diverged, 2 a mistake,
     128 + the signal number when SIGINT or SIGTERM stopped it). Under torchrun only rank 0 prints."""
-    configure_threads()  # before torch loads, here and in the workers it starts
     console = make_console()
     console.quiet = torchrun.rank() != 0
+    try:
+        return train_request(console, request).exit_code
+    except RemoteError:  # rank 0's mistake, which rank 0 prints
+        return 2
+
+
+def train_request(console: Console, request: TrainRequest) -> Trained:
+    """Plan the request and train the plan (in rounds, with --until-decided), SIGINT and SIGTERM
+    stopping it with every run's status true: what `cnnlab train` and cnnlab.train() both do. A
+    mistake is a CnnlabError, before any run directory exists whenever the request shows it."""
+    configure_threads()  # before torch loads, here and in the workers it starts
     with handle_signals():
         tally = None
         try:
             tally = _train(console, request)
         except Interrupted as stop:  # outside any run (each run records its own interruption)
             console.print(f"interrupted by {signal.Signals(stop.signum).name}")
-        except RemoteError:  # rank 0's mistake, which rank 0 prints
-            return 2
-        if tally is None:
-            return 0 if STOP.requested() is None else 128 + STOP.requested()
-        return tally.exit_code(STOP.requested())
+        return Trained(tally, STOP.requested())
 
 
 def _train(console: Console, request: TrainRequest) -> Tally | None:

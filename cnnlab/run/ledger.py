@@ -4,8 +4,9 @@ weighed by the stop policy, and counted for the tally the command ends with."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cnnlab.run.outcome import NOT_STARTED, Outcome
@@ -22,12 +23,17 @@ class Tally:
     name: str  # their experiment's
     total: int  # the runs the command stands for
     counts: dict[str, int] = field(default_factory=dict)  # status → runs
+    dirs: tuple[Path, ...] = ()  # the runs' directories in the plan's order: skipped ones and those it made
 
     @classmethod
-    def of(cls, plan: Plan, outcomes: Iterable[Outcome]) -> Tally:
-        counts = Counter(o.status for o in outcomes if o.status != NOT_STARTED)
+    def of(cls, plan: Plan, outcomes: Mapping[int, Outcome]) -> Tally:
+        """The tally of `plan` from the outcomes of its runs to train (by their index in `plan.todo`)."""
+        counts = Counter(o.status for o in outcomes.values() if o.status != NOT_STARTED)
         counts["skipped"] += len(plan.skipped)
-        return cls(plan.name, plan.total, {k: n for k, n in counts.items() if n})
+        trained = iter(outcomes.get(i) for i in range(len(plan.todo)))
+        dirs = [run.completed if run.completed is not None else getattr(next(trained), "path", None)
+                for run in plan.runs]
+        return cls(plan.name, plan.total, {k: n for k, n in counts.items() if n}, tuple(d for d in dirs if d))
 
     @property
     def not_started(self) -> int:
@@ -69,4 +75,4 @@ class Ledger:
         return self.policy.stop_after(outcome)
 
     def tally(self) -> Tally:
-        return Tally.of(self.plan, self.outcomes.values())
+        return Tally.of(self.plan, self.outcomes)

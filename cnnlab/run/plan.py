@@ -79,10 +79,12 @@ class Plan:
 
 def plan(request: TrainRequest) -> Plan:
     """The plan of `request`; a CnnlabError (one line) for anything that makes it impossible."""
+    if request.spec is not None:
+        return _train_an_experiment(request, Experiment.of(dict(request.spec), request.overrides))
     target = Path(request.target)
     if is_run_dir(target) or (request.resume and target.is_dir()):
         return _resume_a_run(request, target)
-    return _train_an_experiment(request, target)
+    return _train_an_experiment(request, load_experiment(target, request.overrides))
 
 
 def _resume_a_run(request: TrainRequest, target: Path) -> Plan:
@@ -103,9 +105,8 @@ def _resume_a_run(request: TrainRequest, target: Path) -> Plan:
                 sweep_size=1)
 
 
-def _train_an_experiment(request: TrainRequest, target: Path) -> Plan:
+def _train_an_experiment(request: TrainRequest, experiment: Experiment) -> Plan:
     """`cnnlab train EXP.yaml`: every run of its sweep (or of one shard), minus those that completed."""
-    experiment = load_experiment(target, request.overrides)
     spec = experiment.spec
     runs = expand_runs(experiment, request.seeds)
     if request.only is not None:

@@ -1,6 +1,7 @@
-"""Before any run exists: every run's layers fit its input, its batches can be normalized and its
-data split leaves training images; and the warnings its layers call for. Torch-free: the layer
-arithmetic of cnnlab.shape and what each dataset entry declares."""
+"""Before any run exists: every run's layers fit its input, its batches can be normalized, its
+data split leaves training images and what it writes can be written (train.tensorboard's extra); and
+the warnings its layers call for. Torch-free: the layer arithmetic of cnnlab.shape and what each
+dataset entry declares."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from cnnlab.shape.advice import distinct, layer_warnings
 from cnnlab.shape.analysis import analyze
 from cnnlab.shape.plan import build_plan, check_batch_statistics
 from cnnlab.spec import RunSpec
+from cnnlab.util.extras import require
 
 
 def preflight(runs: Sequence[RunSpec]) -> list[str]:
     """Fails on the first impossible run, naming it; returns the teaching warnings of their layers,
     each once. Runs that differ only in their seed (or in nothing the model depends on) are
     analysed once."""
+    if any(run.spec.train.tensorboard for run in runs):
+        require("tensorboard", "train.tensorboard: true")
     found, seen = [], set()
     for run in runs:
         spec = run.spec

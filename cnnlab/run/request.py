@@ -4,8 +4,10 @@ Python), checked on creation, never changed. Torch-free."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cnnlab.errors import UsageError
 from cnnlab.spec.shard import Shard
@@ -37,9 +39,10 @@ class RayOptions:
 @dataclass(frozen=True)
 class TrainRequest:
     """`cnnlab train TARGET [options]`: an experiment spec to train (or, with `resume`, a run
-    directory to continue), how, and where."""
+    directory to continue), how, and where. From Python (cnnlab.train) the spec may be a mapping
+    already read instead of a file."""
 
-    target: Path | None  # EXP.yaml, or with `resume` a run directory
+    target: Path | None  # EXP.yaml, or with `resume` a run directory; None when `spec` is given
     overrides: tuple[str, ...] = ()  # `key.path=value`, applied in order
     runs_dir: Path = Path("runs")
     dry_run: bool = False  # plan and show; train nothing
@@ -53,10 +56,16 @@ class TrainRequest:
     max_seeds: int = 10  # ... until every configuration a claim names has this many
     seeds: tuple[int, ...] | None = None  # these seeds instead of the spec's (a round of --until-decided)
     only: tuple[dict, ...] | None = None  # only the sweep combinations with these swept values (the same)
+    spec: Mapping[str, Any] | None = None  # the experiment spec as a mapping, instead of a file (cnnlab.train)
 
     def __post_init__(self) -> None:
-        if self.target is None:
+        if self.target is None and self.spec is None:
             raise UsageError("missing EXP.yaml (or, with --resume, a run directory)")
+        if self.spec is not None and (self.target is not None or self.resume):
+            raise UsageError("a spec mapping stands for the experiment file: give no target with it, and resume "
+                             "its runs by their spec file or run directory")
+        if self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs}: at least 1 run at a time")
         if self.ray is not None and self.jobs > 1:
             raise UsageError("--jobs does not apply with --backend ray: Ray runs as many at once as the cluster "
                              "holds (--cpus-per-run, --gpus-per-run each)")
@@ -67,13 +76,19 @@ class TrainRequest:
             raise UsageError(f"--max-seeds {self.max_seeds}: a claim needs at least 2 seeds per group")
 
     @property
+    def source(self) -> str:
+        """What the runs are made from, as messages name it."""
+        return "the spec mapping" if self.spec is not None else str(self.target)
+
+    @property
     def backend(self) -> str:
         return "local" if self.ray is None else "ray"
 
     def command(self, with_shard: bool = True) -> list[str]:
         """The `cnnlab train` invocation that makes these runs, as each run's meta.json records it;
         sweep.yaml records it without --shard (every shard of a sweep records the same)."""
-        line = ["cnnlab", "train", str(self.target), *(arg for item in self.overrides for arg in ("--set", item))]
+        head = ["cnnlab.train(<spec mapping>)"] if self.spec is not None else ["cnnlab", "train", str(self.target)]
+        line = [*head, *(arg for item in self.overrides for arg in ("--set", item))]
         if self.runs_dir != Path("runs"):
             line += ["--runs-dir", str(self.runs_dir)]
         if self.jobs > 1:

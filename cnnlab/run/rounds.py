@@ -32,7 +32,7 @@ def train_plan(console: Console, scheduler: Scheduler, plan: Plan, policy: StopP
                round_label: str | None = None) -> Tally:
     """The plan's runs through the scheduler; what was skipped counts too."""
     if not plan.todo:
-        return Tally.of(plan, ())
+        return Tally.of(plan, {})
     reporter = make_reporter(console, plan, scheduler.in_process(plan), round_label)
     return scheduler.run(plan, policy, reporter)
 

@@ -63,8 +63,8 @@ class UntilDecided:
                 break
             tallies.append(train_plan(self.console, self.scheduler, standing.plan, policy,
                                       round_label=f"round {len(tallies) + 1}"))
-        total = Tally(first.name, sum(t.total for t in tallies), dict(sum((Counter(t.counts) for t in tallies),
-                                                                          Counter())))
+        total = Tally(first.name, sum(t.total for t in tallies),
+                      dict(sum((Counter(t.counts) for t in tallies), Counter())), sum((t.dirs for t in tallies), ()))
         print_tally(self.console, first, total, rounds=len(tallies), claims=standing.claims if standing else None)
         return total
 
@@ -72,7 +72,7 @@ class UntilDecided:
         """The spec's seeds, with the looks planned in sweep.yaml (none made yet)."""
         first = plan(self.request)
         if first.experiment is None or not first.experiment.spec.claims:
-            raise UsageError(f"--until-decided: {self.request.target} states no claims to decide; add a `claims:` "
+            raise UsageError(f"--until-decided: {self.request.source} states no claims to decide; add a `claims:` "
                              f"list (cnnlab report --help says how), or train it without --until-decided")
         self.experiment, spec = first.experiment, first.experiment.spec
         self.trained = list(spec.seeds or [spec.seed])

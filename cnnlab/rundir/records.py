@@ -24,6 +24,8 @@ Status = Literal["running", "completed", "failed", "interrupted", "diverged"]  #
 Observed = Literal["running", "completed", "failed", "interrupted", "diverged", "stale"]
 FINISHED: frozenset[str] = frozenset({"completed", "diverged"})  # statuses whose numbers are final
 RESUMABLE: frozenset[str] = frozenset({"interrupted", "failed", "stale"})  # `cnnlab train --resume` continues these
+# spec.yaml's keys that change only what else a run directory holds (tensorboard/): not what the run is
+OUTPUT_ONLY = ("train.tensorboard",)
 
 
 # Counts, epochs, sizes: at most 2**53, the integers a float (a plot, a mean, JSON elsewhere) holds

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnnlab.errors import UsageError
 from cnnlab.shape.analysis import analyze
 from cnnlab.shape.layers import Plan, Shape, shape_text
 from cnnlab.shape.report import Titled
 from cnnlab.util.text import plural
+
+if TYPE_CHECKING:
+    from cnnlab.spec import Experiment
 
 
 @dataclass
@@ -23,16 +27,12 @@ class Architecture:
     runs: list[int] = field(default_factory=list)
 
 
-def spec_architectures(
-    path: Path, overrides: list[str], run: int | None
-) -> tuple[str, list, list[Architecture]]:
-    """The spec's name, its runs, and its distinct (input shape, plan) pairs with the runs using each."""
-    # Imported here: spec validation builds pydantic models, which the other two forms do not need.
+def spec_architectures(experiment: Experiment, run: int | None) -> tuple[str, list, list[Architecture]]:
+    """The experiment's name, its runs, and its distinct (input shape, plan) pairs with the runs using each."""
     from cnnlab.data.resolve import dataset_info
     from cnnlab.shape.plan import build_plan
-    from cnnlab.spec import expand_runs, load_experiment
+    from cnnlab.spec import expand_runs
 
-    experiment = load_experiment(path, overrides)
     runs = expand_runs(experiment)
     chosen = range(len(runs))
     if run is not None:
@@ -76,5 +76,13 @@ def architecture_title(name: str, runs: list, arch: Architecture) -> str:
 
 
 def spec_analyses(path: Path, overrides: list[str], run: int | None) -> Titled:
-    name, runs, archs = spec_architectures(path, overrides, run)
+    """The analysis of every distinct model of a spec file, titled."""
+    from cnnlab.spec import load_experiment  # spec validation builds pydantic models, which the other forms skip
+
+    return experiment_analyses(load_experiment(path, overrides), run)
+
+
+def experiment_analyses(experiment: Experiment, run: int | None) -> Titled:
+    """The analysis of every distinct model of an experiment (of run `run` only, if given), titled."""
+    name, runs, archs = spec_architectures(experiment, run)
     return [(architecture_title(name, runs, a), analyze(a.plan, a.input_shape)) for a in archs]

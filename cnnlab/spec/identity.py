@@ -13,13 +13,23 @@ import hashlib
 import json
 from typing import Any
 
-# Keys that say where and how fast a run computes, not what it computes.
-RESULT_NEUTRAL = ("data.root", "data.download", "train.device", "train.threads")
+from cnnlab.rundir.records import OUTPUT_ONLY
+
+# Keys that say where and how fast a run computes, or what else it writes, not what it computes.
+RESULT_NEUTRAL = ("data.root", "data.download", "train.device", "train.threads", "train.tensorboard")
+# OUTPUT_ONLY: keys that change only what a run writes beside its results (a TensorBoard stream): no
+# part of what the run is, so a run that completed with either value is done (and runs from before the
+# key existed).
 
 
 def canonical(resolved: dict[str, Any]) -> str:
-    """A resolved spec as one string: equal strings, same run."""
-    return json.dumps(resolved, sort_keys=True)
+    """A resolved spec as one string, the OUTPUT_ONLY keys left out: equal strings, same run."""
+    kept = dict(resolved)
+    for key in OUTPUT_ONLY:
+        section, _, name = key.partition(".")
+        if isinstance(kept.get(section), dict):
+            kept[section] = {k: v for k, v in kept[section].items() if k != name}
+    return json.dumps(kept, sort_keys=True)
 
 
 def identity_key(resolved: dict[str, Any]) -> str:

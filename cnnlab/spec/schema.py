@@ -155,6 +155,7 @@ class TrainSpec(Section):
     compile: bool = False  # torch.compile the model (GPU; its warm-up is timed apart from images/s)
     deterministic: bool = False  # GPU runs repeat bit for bit: no cuDNN autotuning, deterministic kernels (slower)
     sync_bn: bool = True  # under torchrun, batch norm statistics over the global batch (as one process would)
+    tensorboard: bool = False  # stream epochs into the run's tensorboard/ folder (pip install 'cnnlab[tensorboard]')
 
     @model_validator(mode="after")
     def _device_syntax(self) -> TrainSpec:

@@ -58,7 +58,8 @@ class Diagnostics:
                  store: RunStore | None) -> None:
         """`store` is None on the torchrun processes that write nothing."""
         self.model, self.head, self.every, self.store = model, head, spec.every, store
-        self.text = ""  # diagnostics.csv so far: each record renders only its own rows
+        self.rows: list[DiagnosticsRow] = []  # diagnostics.csv so far
+        self.text = ""  # ... as text: each record renders only its own rows
         self.recorded: set[int] = set()
         self.resumed = False
         self.layers = list(weighted_layers(plan))
@@ -89,18 +90,19 @@ class Diagnostics:
             kept = []
         self.recorded = {row.epoch for row in kept}
         self.previous = self._weights() if epoch in self.recorded and not mid_epoch else None
+        self.rows = kept
         self.text = diagnostics_csv(kept) if kept else ""
         self.store.write_diagnostics(self.text)
 
-    def record(self, epoch: int, last: bool = False) -> None:
+    def record(self, epoch: int, last: bool = False) -> list[DiagnosticsRow]:
         """Measure now, labelled `epoch` (0: at init, not after a resume), if it is a recording epoch: every
-        N-th, or `last`."""
+        N-th, or `last`; the rows recorded (none on the processes that write nothing)."""
         if not self.every or epoch in self.recorded or (epoch % self.every and not last) or \
                 (epoch == 0 and self.resumed):
-            return
+            return []
         outputs, grads = self._probe()
         if self.store is None:
-            return
+            return []
         names, values = [], []
         for i, (weighted, grad) in enumerate(zip(self.layers, grads, strict=True)):
             for statistic, value in self._statistics(i, weighted.activation, outputs[i], grad, epoch):
@@ -116,8 +118,10 @@ class Diagnostics:
                                        statistic=statistic, value=value))
         self.previous = self._weights()
         self.recorded.add(epoch)
+        self.rows += rows
         self.text += diagnostics_csv(rows, header=not self.text)
         self.store.write_diagnostics(self.text)
+        return rows
 
     def _probe(self) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
         """Each weighted layer's activation output on the probe batch, and the probe loss's gradients."""

@@ -41,6 +41,7 @@ from cnnlab.train.evaluation import evaluate
 from cnnlab.train.heads import HEADS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 from cnnlab.train.precision import resolve_precision
+from cnnlab.train.tensorboard import stream
 
 STOP_EVERY = 8  # steps between two agreements on a stop request when several processes train
 RANK_SEED_STRIDE = 1_000_003  # rank r > 0 draws dropout from seed + r·stride
@@ -146,6 +147,7 @@ class Trainer:
         self.augment_generator = augment.generator if augment is not None else None
         self.diagnostics = Diagnostics(self.model, self.plan, self.train_batches, self.head, t.diagnostics, spec.seed,
                                        self.store)
+        self.events = stream(t.tensorboard, self.store)  # train.tensorboard: the epochs as TensorBoard events
         # Rank 0's display sets when every rank reads the figures (reading them is a collective).
         self.refresh = world.broadcast(self.reporter.refresh_steps(self.train_batches.steps_per_epoch))
 
@@ -258,6 +260,7 @@ class Trainer:
         t = self.train_spec
         stopped_early = diverged = False
         self.diagnostics.record(0)
+        self.events.start(self.rows, self.diagnostics.rows)
         while self.epoch < t.epochs:
             if self.out_of_patience:  # reached before a stop at the boundary
                 stopped_early = True
@@ -292,12 +295,14 @@ class Trainer:
             self.save_last()
             if improved:
                 self.save_best()
-            self.diagnostics.record(epoch, last=epoch == t.epochs or self.out_of_patience)
+            self.events.epoch(row, self.diagnostics.record(epoch, last=epoch == t.epochs or self.out_of_patience))
             self.reporter.epoch_done(row)
             if self.epoch < t.epochs and (signum := self.stop()) is not None and not self.out_of_patience:
                 self.reporter.message(f"stopped after epoch {epoch}: in checkpoints/last.pt")
                 raise Interrupted(signum)
-        return self.summarize(stopped_early, diverged)
+        summary = self.summarize(stopped_early, diverged)
+        self.events.end(summary)
+        return summary
 
     def summarize(self, stopped_early: bool, diverged: bool) -> RunSummary:
         test_loss = test_acc = test_balanced_acc = None

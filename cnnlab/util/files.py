@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @functools.cache
@@ -67,3 +69,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def written_file(filename: Any) -> str:
+    """The file a write was for, not the temporary name atomic_path gave it:
+    `…/checkpoints/.last.pt.k2j3h4g5.tmp` → `…/checkpoints/last.pt`."""
+    path = Path(os.fsdecode(filename))
+    match = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", path.name)
+    return str(path.with_name(match.group(1)) if match else path)
