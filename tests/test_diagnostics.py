@@ -88,7 +88,8 @@ def test_diagnostics_change_nothing_that_training_sees(tiny_spec, cli, tmp_path)
     tables = []
     for every in (1, 0):
         runs = tmp_path / f"every{every}"
-        train_spec = {"epochs": 2, "batch_size": 32, "device": "cpu", "threads": 1, "diagnostics": {"every": every, "steps": 1}}
+        train_spec = {"epochs": 2, "batch_size": 32, "device": "cpu", "threads": 1,
+                      "diagnostics": {"every": every, "steps": 1}}
         assert cli("train", tiny_spec(model=model, train=train_spec), "--runs-dir", runs).exit_code == 0
         run = next(runs.glob("*/*"))
         assert (run / "diagnostics.csv").exists() == (run / "distributions.csv").exists() == bool(every)
