@@ -126,3 +126,58 @@ def test_histogram_of_equal_values_and_the_default_spacing():
     assert masses[HISTOGRAM_BINS // 2] == 1 and sum(masses) == 1
     assert distributions.steps_between(None, 563) == 29 and distributions.steps_between(None, 7) == 1
     assert distributions.steps_between(5, 563) == 5
+
+
+# ------------------------------------------------------------------------------------ inspect, report
+
+
+def test_inspect_draws_the_percentiles_and_the_histograms(run, cli, tmp_path):
+    from matplotlib.image import imread
+
+    for view, extra in (("percentiles", ["--layers", "conv1,head"]), ("histograms", ["--epoch", "2"]),
+                        ("histograms", []), ("depth", [])):
+        plot = tmp_path / f"{view}.png"
+        result = cli("inspect", run, "--plot", plot, "--view", view, *extra)
+        assert result.exit_code == 0, result.output
+        assert f"wrote {plot}" in result.stderr and imread(plot).shape[1] >= 1200
+
+
+def test_inspect_view_mistakes_are_one_line(run, cli, tmp_path):
+    plot = tmp_path / "x.png"
+    cases = [
+        (["--view", "histograms"], "--view chooses what --plot draws: give --plot FILE"),
+        (["--plot", plot, "--view", "percentiles", "--layers", "conv9"],
+         "--layers conv9: no such layer in diag/"),
+        (["--plot", plot, "--view", "depth", "--layers", "conv1"], "--layers: the depth view draws every layer"),
+        (["--plot", plot, "--view", "nope"], "'nope' is not one of 'depth', 'percentiles', 'histograms'"),
+    ]
+    for args, expected in cases:
+        result = cli("inspect", run, *args)
+        assert result.exit_code == 2, result.output
+        assert expected in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not plot.exists()
+
+
+def test_report_adds_the_percentiles_and_the_histograms(run, cli, tmp_path):
+    out = tmp_path / "report"
+    assert cli("report", run, "--out", out).exit_code == 0
+    page = (out / "README.md").read_text()
+    names = ["diag-diagnostics.png", "diag-percentiles.png", "diag-histograms-init.png", "diag-histograms-last.png"]
+    assert [page.index(name) for name in names] == sorted(page.index(name) for name in names)
+    for name in names:
+        assert 0 < (out / name).stat().st_size < 200_000, name
+
+
+def test_a_configuration_keeps_its_look_whatever_the_order(make_run, tmp_path):
+    from cnnlab.compare.load import load_runs
+    from cnnlab.compare.rows import configurations
+    from cnnlab.compare.styles import Looks
+
+    for activation in ("sigmoid", "relu", "tanh"):
+        make_run(tmp_path / "acts", swept={"model.activation": activation})
+    runs = load_runs([tmp_path / "acts"], warn=print)
+    looks, backwards = Looks(runs), Looks(list(reversed(runs)))
+    groups = configurations(runs)
+    styles = [looks.of(members) for members in groups]
+    assert styles == [backwards.of(members) for members in groups]
+    assert len({s.colour for s in styles}) == 3 and len({s.width for s in styles}) == 3  # narrower lines on top

@@ -5,7 +5,8 @@ commands answer at once.
 
 Torch-free. May import at module level: typer, its own modules, cnnlab.errors, cnnlab.shape.adhoc (the
 layer syntax for shape's help text), cnnlab.compare.flags (inspect's thresholds for its help text),
-cnnlab.compare.metrics (compare's columns for its help text).
+cnnlab.compare.metrics (compare's columns for its help text), cnnlab.compare.figures (inspect's
+views for its help text).
 """
 
 import typer
