@@ -130,8 +130,9 @@ class Distributions:
             if not all(math.isfinite(v) for v in values):  # a diverged run: nothing to describe
                 continue
             w = self.layers[i]
-            rows += [DistributionRow(step=step, epoch=epoch, layer=w.name, depth=i + 1, quantity=quantity,
-                                     statistic=statistic, value=value)
+            # constructed, not validated: fields of the types they have (validating cost a third of a record)
+            rows += [DistributionRow.model_construct(step=step, epoch=epoch, layer=w.name, depth=i + 1,
+                                                     quantity=quantity, statistic=statistic, value=value)
                      for statistic, value in zip(statistics, values, strict=True)]
         return rows
 
