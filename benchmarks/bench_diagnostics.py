@@ -1,15 +1,18 @@
-"""What the per-layer diagnostics cost: their time as a share of the training epochs' time.
+"""What the per-layer diagnostics and the distributions cost: their time as a share of training time.
 
     .venv/bin/python benchmarks/bench_diagnostics.py [--workload quickstart lenet5_mnist] [--repeats 3]
         [--epochs N] [--threads N] [--data /tmp/cnnlab-bench]
 
 Each workload trains through cnnlab's real code path (execute_run, what `cnnlab train` calls) twice per
-repetition, with diagnostics on (the default: a probe batch of 128 images at init and after every epoch)
-and off (`train.diagnostics.every: 0`), the order alternating between repetitions. Reported, as medians:
-  overhead  the CPU time spent in Diagnostics.record (init included) over the CPU time of the training
-            epochs of the same run: the figure the 5% budget is about, measured inside one run (CPU
-            time, so that other processes' load does not count; one torch thread by default, so
-            that no thread spins waiting for another)
+repetition, with diagnostics on (the default: a probe batch of 128 images at init and after every epoch,
+for diagnostics.csv and the histograms of distributions.csv, and a forward pass over it every
+train.diagnostics.steps steps, about 20 in the run, for the percentiles) and off
+(`train.diagnostics.every: 0`), the order alternating between repetitions. Reported, as medians:
+  overhead  the CPU time spent in Diagnostics.record (init included) and Diagnostics.after_step over
+            the CPU time of training (the epochs without the after_step calls inside them) in the same
+            run: the figure the 5% budget is about, measured inside one run (CPU time, so that other
+            processes' load does not count; one torch thread by default, so that no thread spins
+            waiting for another); the share of the percentiles' steps alone beside it
   on/off    the whole run's wall time with diagnostics over without (noisier: two runs)
 Workloads: `quickstart` (experiments/quickstart.yaml: shapes, 7,200 training images, a small CNN with
 batch norm) and `lenet5_mnist` (experiments/lenet5_mnist.yaml on 60,000 synthetic MNIST-format images
@@ -84,16 +87,18 @@ def spec_for(name: str, args: argparse.Namespace, on: bool) -> Spec:
     return load_spec(path, overrides)
 
 
-def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float]:
-    """(CPU seconds in diagnostics, CPU seconds of the training epochs, wall seconds of the whole run)."""
-    with Timed(diagnostics.Diagnostics, "record") as probe, Timed(Trainer, "train_epoch") as epochs:
+def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float, float]:
+    """(CPU seconds in the epochs' diagnostics, in the steps' percentiles, CPU seconds of training
+    without them, wall seconds of the whole run)."""
+    with Timed(diagnostics.Diagnostics, "record") as probe, Timed(diagnostics.Diagnostics, "after_step") as steps, \
+            Timed(Trainer, "train_epoch") as epochs:
         start = time.perf_counter()
         outcome = execute_run(RunSpec(spec), runs_dir, lambda store: RichReporter(Console(file=io.StringIO()), store,
                                                                          spec.train.epochs), command=["bench"],
                               force=True)  # each repetition trains again: the same spec, every time
         wall = time.perf_counter() - start
     assert outcome.status == "completed", outcome.error
-    return probe.seconds, epochs.seconds, wall
+    return probe.seconds, steps.seconds, epochs.seconds - steps.seconds, wall
 
 
 def main() -> None:
@@ -107,17 +112,20 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, torch {torch.__version__}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as runs:
         for name in args.workload:
-            overhead, on_off = [], []
+            overhead, percentiles, on_off = [], [], []
             for rep in range(args.repeats):
                 times = {}
                 for on in ((True, False) if rep % 2 == 0 else (False, True)):
                     times[on] = run(spec_for(name, args, on), Path(runs))
-                spent, epochs, wall = times[True]
-                overhead.append(spent / epochs)
-                on_off.append(wall / times[False][2])
-                print(f"  {name} repetition {rep + 1}: diagnostics {spent:.2f} s over epochs {epochs:.1f} s CPU "
-                      f"({overhead[-1]:.1%}); run wall time on {wall:.1f} s, off {times[False][2]:.1f} s")
-            print(f"{name}: median overhead {statistics.median(overhead):.1%} of epoch time (target <= 5%), "
+                epoch_records, step_records, training, wall = times[True]
+                overhead.append((epoch_records + step_records) / training)
+                percentiles.append(step_records / training)
+                on_off.append(wall / times[False][3])
+                print(f"  {name} repetition {rep + 1}: diagnostics {epoch_records:.2f} s at epochs + "
+                      f"{step_records:.2f} s at steps over training {training:.1f} s CPU ({overhead[-1]:.1%}); "
+                      f"run wall time on {wall:.1f} s, off {times[False][3]:.1f} s")
+            print(f"{name}: median overhead {statistics.median(overhead):.1%} of training time (target <= 5%; "
+                  f"the steps' percentiles {statistics.median(percentiles):.1%}), "
                   f"median wall time on/off {statistics.median(on_off):.3f}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 

@@ -83,15 +83,16 @@ def test_every_n_epochs_and_the_last(tiny_spec, cli, tmp_path):
 
 def test_diagnostics_change_nothing_that_training_sees(tiny_spec, cli, tmp_path):
     """The probe pass runs batch norm on its own batch and skips dropout, but training's numbers are the
-    same with diagnostics on and off."""
+    same with diagnostics on (and the percentiles' probe after every step) and off."""
     model = {"conv": [{"out_channels": 4, "kernel_size": 3, "padding": 1}], "fc": [16], "dropout": 0.3}
     tables = []
     for every in (1, 0):
         runs = tmp_path / f"every{every}"
-        train_spec = {"epochs": 2, "batch_size": 32, "device": "cpu", "threads": 1, "diagnostics": {"every": every}}
+        train_spec = {"epochs": 2, "batch_size": 32, "device": "cpu", "threads": 1,
+                      "diagnostics": {"every": every, "steps": 1}}
         assert cli("train", tiny_spec(model=model, train=train_spec), "--runs-dir", runs).exit_code == 0
         run = next(runs.glob("*/*"))
-        assert (run / "diagnostics.csv").exists() == bool(every)
+        assert (run / "diagnostics.csv").exists() == (run / "distributions.csv").exists() == bool(every)
         tables.append([{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader((run / "metrics.csv")
                                                                                             .open())])
     assert tables[0] == tables[1]

@@ -100,6 +100,7 @@ def test_a_resumed_run_ends_exactly_as_an_uninterrupted_one(uninterrupted, tmp_p
     assert metrics(resumed.path) == metrics(uninterrupted)
     assert diagnostics(resumed.path) == [row for row in diagnostics(uninterrupted)  # mid-epoch: no update ratio
                                          if step is None or row[::4] != ("2", "update_ratio")]
+    assert (resumed.path / "distributions.csv").read_text() == (uninterrupted / "distributions.csv").read_text()
     summaries = [json.loads((run / "summary.json").read_text()) for run in (uninterrupted, resumed.path)]
     for key in ("test_acc", "test_loss", "best_epoch", "best_val_acc", "final_train_loss", "epochs_run"):
         assert summaries[0][key] == summaries[1][key], key

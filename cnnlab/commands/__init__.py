@@ -5,7 +5,8 @@ commands answer at once.
 
 Torch-free. May import at module level: typer, its own modules, cnnlab.errors, cnnlab.shape.adhoc (the
 layer syntax for shape's help text), cnnlab.compare.flags (inspect's thresholds for its help text),
-cnnlab.compare.metrics and cnnlab.compare.bands (compare's columns and bands for its help text).
+cnnlab.compare.metrics and cnnlab.compare.bands (compare's columns and bands for its help text),
+cnnlab.compare.figures (inspect's views for its help text).
 """
 
 import typer

@@ -1,6 +1,7 @@
 """The lecture's vanishing-gradient picture from a user's own runs: gradient per weight and activation
-std against layer depth, at init and at one epoch, one line per configuration (both axes of value on
-a log scale). Imported only for `cnnlab inspect --plot`; matplotlib's object API with the Agg canvas.
+std against layer depth, at init and at one epoch, one line per configuration in its look
+(cnnlab.compare.styles; both axes of value on a log scale). inspect's default view; imported only
+when drawing; matplotlib's object API with the Agg canvas.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator
 
-from cnnlab.compare.plot import MAX_LINES, add_legend, legend_layout, palette, write_figure
+from cnnlab.compare.plot import MAX_LINES, add_legend, legend_layout, write_figure
+from cnnlab.compare.styles import Looks, Style
 from cnnlab.compare.views import View
 
 PANELS = (("grad_rms", "gradient per weight (RMS, log)"), ("act_std", "activation std (log)"))
 FLOOR_FACTOR = 0.1  # zeros (a zero-initialized layer) are drawn this far below the smallest value shown
 
 
-def plot_depth(views: Sequence[View], path: Path, title: str) -> None:
+def plot_depth(views: Sequence[View], path: Path, title: str, looks: Looks) -> None:
     """A 2×2 figure: rows are the statistics of PANELS, columns are init and the chosen epoch."""
     shown = list(views[:MAX_LINES])
     if len(views) > MAX_LINES:
         title += f" — plotted: the first {MAX_LINES} of {len(views)} configurations"
     labels = [view.label for view in shown]
-    styles = palette(len(shown))
+    styles = [looks.of(view.diagnosed.runs) for view in shown]
     epochs = sorted({view.epoch for view in shown})
     later = f"after epoch {epochs[0]}" if len(epochs) == 1 else "after the last recorded epoch"
     fig = Figure(figsize=(12, 8.2 + 0.25 * legend_layout(labels)[1]), layout="constrained")
@@ -49,7 +51,7 @@ def plot_depth(views: Sequence[View], path: Path, title: str) -> None:
     write_figure(fig, path)
 
 
-def _panel(ax, views: Sequence[View], styles, statistic: str, which, several: bool) -> bool:
+def _panel(ax, views: Sequence[View], styles: Sequence[Style], statistic: str, which, several: bool) -> bool:
     """Draw one statistic against depth for every view; True when some values were zero."""
     series = []
     for view in views:
@@ -59,20 +61,20 @@ def _panel(ax, views: Sequence[View], styles, statistic: str, which, several: bo
     positive = [v for points in series for _, m, lo, _ in points for v in (m, lo) if v > 0]
     floor = min(positive) * FLOOR_FACTOR if positive else 1e-12
     zeros = False
-    for points, (colour, style) in zip(series, styles, strict=True):
+    for points, style in zip(series, styles, strict=True):
         if not points:
             continue
         depths = [d for d, *_ in points]
         means = [max(m, floor) for _, m, _, _ in points]
-        ax.plot(depths, means, color=colour, linestyle=style, linewidth=2, marker="o", markersize=3.5)
+        ax.plot(depths, means, **style.line())
         flat = [(d, floor) for d, m, _, _ in points if m <= 0]
         if flat:
             zeros = True
             ax.plot(*zip(*flat, strict=True), linestyle="none", marker="o", markersize=7, markerfacecolor="none",
-                    color=colour)
+                    color=style.colour, zorder=style.zorder)
         if several:
             ax.fill_between(depths, [max(lo, floor) for _, _, lo, _ in points],
-                            [max(hi, floor) for *_, hi in points], color=colour, alpha=0.15, linewidth=0)
+                            [max(hi, floor) for *_, hi in points], color=style.colour, alpha=0.15, linewidth=0)
     ax.set_yscale("log")
     return zeros
 

@@ -1,5 +1,6 @@
 """What `cnnlab inspect` does: load runs and their diagnostics, show each configuration's layers at
-init and at one epoch with the flags they raise, as a table, Markdown, JSON or CSV; draw the depth plot.
+init and at one epoch with the flags they raise, as a table, Markdown, JSON or CSV; draw one of the
+figures of cnnlab.compare.figures (the depth plot, the percentiles, the histograms).
 
 Reads files only: never imports torch (nor matplotlib unless --plot is given).
 """
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cnnlab.compare.diagnose import diagnose
+from cnnlab.compare.figures import DEFAULT_FIGURE, FIGURES, FigureRequest
 from cnnlab.compare.flags import LayerStats
 from cnnlab.compare.load import load_runs
+from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.views import View, build_views
 from cnnlab.util.table import Column, TextTable, print_table
@@ -43,19 +46,24 @@ LEGEND = ("act: the layer's output after its activation, on the probe batch; dea
 
 
 def show_inspection(paths: Sequence[Path], *, epoch: int | None, fmt: str, plot: Path | None,
-                    warn: Callable[[str], None]) -> None:
-    """Print the diagnostics of the runs under `paths` as `fmt`; draw `plot` if given."""
+                    warn: Callable[[str], None], view: str | None = None, layers: Sequence[str] = ()) -> None:
+    """Print the diagnostics of the runs under `paths` as `fmt`; draw the figure `view` (default:
+    depth) of `layers` (default: all) into `plot` if given."""
+    if plot is None and (view is not None or layers):
+        option = "--view" if view is not None else "--layers"
+        raise CompareError(f"{option} chooses what --plot draws: give --plot FILE")
     if plot is not None:
-        from cnnlab.compare import depth_plot  # matplotlib only when a plot is asked for
-        from cnnlab.compare.plot import check_plot_path
+        from cnnlab.compare.plot import check_plot_path  # matplotlib only when a plot is asked for
 
         check_plot_path(plot)
     runs = load_runs(paths, warn=warn)
     diagnosed, keys = diagnose(runs, warn)
     views = build_views(diagnosed, keys, epoch)
+    if plot is not None:  # before printing: a figure that cannot be drawn is an error, not a half answer
+        request = FigureRequest(runs, views, _title(views, runs), warn, epoch, layers)
+        FIGURES[view or DEFAULT_FIGURE](request, plot)
     FORMATS[fmt](views, sys.stdout)
     if plot is not None:
-        depth_plot.plot_depth(views, plot, title=_title(views, runs))
         print(f"wrote {plot}", file=sys.stderr)
 
 

@@ -1,11 +1,12 @@
 """Names for configurations in a legend: only the spec keys that differ, each by its shortest unique
-ending. Shared by the learning-curve plot of compare and the depth plot of inspect (torch- and
+ending. Shared by the learning-curve plot of compare and the figures of inspect (torch- and
 matplotlib-free)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cnnlab.compare.load import Run
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.rows import Row
 
@@ -39,3 +40,13 @@ def row_labels(rows: Sequence[Row], keys: Sequence[str]) -> tuple[list[str], str
     with_n = any(len(row.used) > 1 for row in rows)  # seeds were averaged: say over how many
     labels = [f"{name(row)} (n={len(row.used)})" if with_n else name(row) for row in rows]
     return labels, keys[0] if len(keys) == 1 else ""
+
+
+def configuration_labels(rows: Sequence[Row], members: Sequence[Sequence[Run]], keys: Sequence[str]) -> list[str]:
+    """inspect's names for configurations (`rows`, each shown by the runs `members`): the differing
+    keys; a lone configuration, by its experiment's name (and run)."""
+    if len(rows) == 1:  # nothing differs: name the experiment (and the run)
+        runs = members[0]
+        name = runs[0].config.get("name", "runs")
+        return [f"{name}/{runs[0].run_id}" if len(runs) == 1 else f"{name} (n={len(runs)})"]
+    return row_labels(rows, keys)[0]

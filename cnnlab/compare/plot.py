@@ -1,9 +1,10 @@
 """Learning curves of compared configurations: validation accuracy and training loss vs epoch.
 
-One colour per configuration, its mean over seeds as a line and a band across seeds around it: the
-min–max range, or with --band the standard deviation, standard error or 95% confidence interval
-(cnnlab.compare.bands). Imported only for `cnnlab compare --plot` (matplotlib costs a noticeable fraction of a second);
-uses matplotlib's object API with the Agg canvas, so no display or GUI backend is ever touched.
+One look per configuration (cnnlab.compare.styles: the same as in inspect's figures of the same runs),
+its mean over seeds as a line and a band across seeds around it: the min–max range, or with --band
+the standard deviation, standard error or 95% confidence interval (cnnlab.compare.bands). Imported
+only for `cnnlab compare --plot` (matplotlib costs a noticeable fraction of a second); uses
+matplotlib's object API with the Agg canvas, so no display or GUI backend is ever touched.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from matplotlib import colormaps
 from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -24,6 +24,7 @@ from cnnlab.compare.build import Comparison
 from cnnlab.compare.labels import row_labels
 from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.rows import Band, differing_keys, group_rows
+from cnnlab.compare.styles import Looks, Style
 from cnnlab.util.files import atomic_path
 
 MARKER_MAX_EPOCHS = 15  # mark each epoch while points are few enough to tell apart
@@ -43,17 +44,18 @@ def check_plot_path(path: Path) -> None:
         raise CompareError(f"--plot {path}: folder {path.parent} does not exist")
 
 
-def _draw(ax, band: Band, kind: str, colour, style: str, shade: float, scale: float = 1.0) -> None:
+def _draw(ax, band: Band, kind: str, style: Style, shade: float, scale: float = 1.0) -> None:
     """The mean as a line, the band of `kind` (cnnlab.compare.bands) around it of opacity `shade`."""
     if not band.epochs:
         return
-    marker = "o" if len(band.epochs) <= MARKER_MAX_EPOCHS else None
-    ax.plot(band.epochs, [v * scale for v in band.mean], color=colour, linestyle=style, linewidth=2,
-            marker=marker, markersize=3.5)
+    line = style.line()
+    if len(band.epochs) > MARKER_MAX_EPOCHS:
+        line["marker"] = None
+    ax.plot(band.epochs, [v * scale for v in band.mean], **line)
     low, high = edges(band, kind)
     if low != high:
         ax.fill_between(band.epochs, [v * scale for v in low], [v * scale for v in high],
-                        color=colour, alpha=shade, linewidth=0)
+                        color=style.colour, alpha=shade, linewidth=0)
 
 
 def _finish_axis(ax, title: str, ylabel: str, has_data: bool) -> None:
@@ -78,15 +80,16 @@ def plot_curves(comparison: Comparison, path: Path, band: str = DEFAULT_BAND) ->
         title += f" — plotted: the first {MAX_LINES} of {len(rows)} configurations (see --top, --where)"
         rows = rows[:MAX_LINES]
     labels, legend_title = row_labels(rows, differing_keys(rows, comparison.preferred))
-    styles = palette(len(rows))
+    looks = Looks(comparison.runs)
+    styles = [looks.of(row.runs) for row in rows]
     legend_columns, legend_rows = legend_layout(labels)
 
     fig = Figure(figsize=(12, 4.6 + 0.25 * legend_rows), layout="constrained")
     acc_ax, loss_ax = fig.subplots(1, 2)
     shade = min(0.2, 0.8 / len(rows))  # overlapping bands must not hide the lines
-    for row, (colour, style) in zip(rows, styles, strict=True):
-        _draw(acc_ax, row.val_acc, band, colour, style, shade, scale=100)
-        _draw(loss_ax, row.train_loss, band, colour, style, shade)
+    for row, style in zip(rows, styles, strict=True):
+        _draw(acc_ax, row.val_acc, band, style, shade, scale=100)
+        _draw(loss_ax, row.train_loss, band, style, shade)
     _finish_axis(acc_ax, "validation accuracy", "accuracy (%)", any(r.val_acc.epochs for r in rows))
     _finish_axis(loss_ax, "training loss", "loss", any(r.train_loss.epochs for r in rows))
     losses = [v for r in rows for v in r.train_loss.low + r.train_loss.high]
@@ -105,21 +108,14 @@ def legend_layout(labels: Sequence[str]) -> tuple[int, int]:
     return columns, -(-len(labels) // columns)
 
 
-def add_legend(fig: Figure, styles: Sequence[tuple], labels: Sequence[str], title: str,
+def add_legend(fig: Figure, styles: Sequence[Style], labels: Sequence[str], title: str,
                band: str | None = None) -> None:
     """The configurations' lines, and (`band`) what the shaded band around each is."""
-    handles = [Line2D([], [], color=colour, linestyle=style, linewidth=2) for colour, style in styles]
+    handles = [Line2D([], [], **style.line()) for style in styles]
     if band is not None:
         handles, labels = [*handles, Patch(color="grey", alpha=0.3, linewidth=0)], [*labels, band]
     fig.legend(handles, labels, title=title or None, loc="outside lower center", ncols=legend_layout(labels)[0],
                frameon=False, fontsize=10)
-
-
-def palette(n: int) -> list[tuple[tuple[float, ...], str]]:
-    """Distinct colours; past 10 configurations lines also change style, so each stays tellable."""
-    colours = colormaps["tab10"].colors
-    styles = ("-", "--", ":", "-.")
-    return [(colours[i % len(colours)], styles[(i // len(colours)) % len(styles)]) for i in range(n)]
 
 
 PNG_COLOURS = 256  # a line plot needs no more: the palette PNG is about a third of the RGBA one's size

@@ -1,5 +1,5 @@
 """`cnnlab report`: every experiment's description, claims with their verdicts, comparison table,
-learning curves and diagnostics plot (the depth plot of `cnnlab inspect`), as one markdown page with
+learning curves and diagnostics figures (the views of `cnnlab inspect --plot`), as one markdown page with
 PNGs beside it (relative links: it renders on GitHub as is), and every claim's verdict and numbers in
 claims.json (cnnlab.compare.claims_report).
 
@@ -76,19 +76,48 @@ def report_columns(runs: Sequence[Run]) -> list[str]:
     return columns
 
 
-def diagnostics_figure(experiment: Experiment, out: Path, warn: Callable[[str], None]) -> str | None:
-    """`cnnlab inspect --plot` of the experiment's runs (at init and at the last epoch they all recorded)
-    into `out`, and its file name; None when no run has diagnostics."""
-    from cnnlab.compare.depth_plot import plot_depth  # matplotlib only when drawing
+FIGURE_CAPTIONS = {
+    "depth": "Why (`cnnlab inspect`: per-layer statistics on each run's probe batch, geometric mean over seeds):",
+    "percentiles": "How each layer's inputs and outputs move through training (`cnnlab inspect --view percentiles`, "
+                   "as Ioffe & Szegedy 2015, Fig. 1):",
+    "histograms": "Each layer's activations and back-propagated gradients (`cnnlab inspect --view histograms`, "
+                  "as Glorot & Bengio 2010, Fig. 6 and 7):",
+}
+
+
+def diagnostics_figures(experiment: Experiment, out: Path, warn: Callable[[str], None]) -> list[str]:
+    """The figures of `cnnlab inspect --plot` the experiment's runs recorded, into `out`, as markdown:
+    the depth plot (at init and at the last epoch they all recorded), and where the runs recorded
+    distributions, the percentiles and the histograms at init and at that epoch; none without diagnostics."""
+    from cnnlab.compare.figures import FIGURES, FigureRequest
 
     try:
         diagnosed, keys = diagnose(experiment.runs, warn)
         views = build_views(diagnosed, keys, None)
-    except CompareError:  # no diagnostics (train.diagnostics.every: 0): the section goes without the figure
-        return None
-    name = f"{_slug(experiment.name)}-diagnostics.png"
-    plot_depth(views, out / name, title=f"{experiment.name}: gradient and activation std against depth")
-    return name
+    except CompareError:  # no diagnostics (train.diagnostics.every: 0): the section goes without the figures
+        return []
+    last = max(view.epoch for view in views)
+    wanted = [("depth", None, "diagnostics", "gradient and activation std against depth"),
+              ("percentiles", None, "percentiles", ""), ("histograms", 0, "histograms-init", ""),
+              ("histograms", last, "histograms-last", "")]
+    lines: list[str] = []
+    captioned: set[str] = set()
+    for view, epoch, suffix, what in wanted[:3 if last == 0 else 4]:
+        name = f"{_slug(experiment.name)}-{suffix}.png"
+        title = f"{experiment.name}: {what}" if what else experiment.name
+        try:
+            FIGURES[view](FigureRequest(experiment.runs, views, title, _quiet, epoch), out / name)
+        except CompareError:  # runs of a cnnlab that recorded no distributions
+            continue
+        if view not in captioned:
+            lines += [FIGURE_CAPTIONS[view], ""]
+            captioned.add(view)
+        lines += [f"![{suffix} of {experiment.name}]({name})", ""]
+    return lines
+
+
+def _quiet(message: str) -> None:
+    """Warnings of the figures after the first: diagnose has said them for these runs."""
 
 
 def experiment_section(experiment: Experiment, out: Path, plot: Callable | None, warn: Callable[[str], None],
@@ -117,9 +146,7 @@ def experiment_section(experiment: Experiment, out: Path, plot: Callable | None,
         name = f"{_slug(experiment.name)}-curves.png"
         plot(comparison, out / name)
         lines += [f"![learning curves of {experiment.name}]({name})", ""]
-        if (figure := diagnostics_figure(experiment, out, warn)) is not None:
-            lines += ["Why (`cnnlab inspect`: per-layer statistics on each run's probe batch, geometric mean "
-                      "over seeds):", "", f"![diagnostics of {experiment.name}]({figure})", ""]
+        lines += diagnostics_figures(experiment, out, warn)
     lines += [f"Wall time: {_wall_time(experiment.runs)}.", ""]
     return "\n".join(lines)
 

@@ -108,12 +108,17 @@ def make_row(runs: list[Run], config: dict[str, Any], run_id: str | None = None,
     return Row(runs, used, config, stats, _band(used, "val_acc"), _band(used, "train_loss"), run_id)
 
 
+def configuration_key(run: Run) -> frozenset:
+    """What a run's configuration is: its spec but the seed."""
+    identity = {(k, run.config[k]) for k in IDENTITY_KEYS if k in run.config}
+    return frozenset(run.config.items()) - identity
+
+
 def configurations(runs: Sequence[Run]) -> list[list[Run]]:
     """The runs grouped by configuration: specs that agree on every key but name and seed."""
     groups: dict[frozenset, list[Run]] = {}
     for run in runs:
-        identity = {(k, run.config[k]) for k in IDENTITY_KEYS if k in run.config}
-        groups.setdefault(frozenset(run.config.items()) - identity, []).append(run)
+        groups.setdefault(configuration_key(run), []).append(run)
     return list(groups.values())
 
 

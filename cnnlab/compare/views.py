@@ -9,7 +9,7 @@ from typing import Any
 
 from cnnlab.compare.diagnose import Diagnosed
 from cnnlab.compare.flags import Flag, flags
-from cnnlab.compare.labels import row_labels
+from cnnlab.compare.labels import configuration_labels
 from cnnlab.compare.load import MISSING
 from cnnlab.compare.metrics import CompareError
 
@@ -33,12 +33,9 @@ class View:
 
 def build_views(diagnosed: Sequence[Diagnosed], keys: Sequence[str], epoch: int | None) -> list[View]:
     """A View per configuration, at `epoch` (default: the last epoch its runs all recorded)."""
-    labels, _ = row_labels([d.row for d in diagnosed], keys)
+    labels = configuration_labels([d.row for d in diagnosed], [d.runs for d in diagnosed], keys)
     views = []
     for d, label in zip(diagnosed, labels, strict=True):
-        if len(diagnosed) == 1:  # nothing differs: name the experiment (and the run)
-            name = d.runs[0].config.get("name", "runs")
-            label = f"{name}/{d.runs[0].run_id}" if len(d.runs) == 1 else f"{name} (n={len(d.runs)})"
         recorded = sorted(d.epochs)
         if 0 not in recorded:
             raise CompareError(f"{label}: its diagnostics have no record at init (epoch 0)")

@@ -1,4 +1,4 @@
-"""metrics.csv and diagnostics.csv: rows of their typed records (cnnlab.rundir.records) as CSV text,
+"""metrics.csv, diagnostics.csv and distributions.csv: rows of their typed records (cnnlab.rundir.records) as CSV text,
 and back."""
 
 from __future__ import annotations
@@ -11,10 +11,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cnnlab.rundir.records import DiagnosticsRow, MetricsRow, Record, RecordError, validation_problem
+from cnnlab.rundir.records import (
+    DiagnosticsRow,
+    DistributionRow,
+    MetricsRow,
+    R,
+    Record,
+    RecordError,
+    validation_problem,
+)
 
 METRIC_COLUMNS = tuple(MetricsRow.model_fields)
 DIAGNOSTIC_COLUMNS = tuple(DiagnosticsRow.model_fields)
+DISTRIBUTION_COLUMNS = tuple(DistributionRow.model_fields)
 
 
 def metrics_csv(rows: Sequence[MetricsRow]) -> str:
@@ -24,6 +33,11 @@ def metrics_csv(rows: Sequence[MetricsRow]) -> str:
 def diagnostics_csv(rows: Sequence[DiagnosticsRow], header: bool = True) -> str:
     """diagnostics.csv's lines for `rows` (without the header: lines to add to a file that has one)."""
     return _records_csv(rows, DIAGNOSTIC_COLUMNS, header)
+
+
+def distributions_csv(rows: Sequence[DistributionRow], header: bool = True) -> str:
+    """distributions.csv's lines for `rows` (without the header: lines to add to a file that has one)."""
+    return _records_csv(rows, DISTRIBUTION_COLUMNS, header)
 
 
 def _records_csv(rows: Sequence[Record], columns: Sequence[str], header: bool = True) -> str:
@@ -71,17 +85,27 @@ def parse_metrics(text: str, path: str | Path) -> tuple[list[MetricsRow], int]:
 
 def parse_diagnostics(text: str, path: str | Path) -> list[DiagnosticsRow]:
     """diagnostics.csv's rows; RecordError (naming the file and the line) for a file that is not one."""
+    return _parse_rows(text, path, DiagnosticsRow, "diagnostics")
+
+
+def parse_distributions(text: str, path: str | Path) -> list[DistributionRow]:
+    """distributions.csv's rows; RecordError (naming the file and the line) for a file that is not one."""
+    return _parse_rows(text, path, DistributionRow, "distributions")
+
+
+def _parse_rows(text: str, path: str | Path, cls: type[R], what: str) -> list[R]:
+    """The rows of a tidy record file whose header names every field of `cls`."""
     lines = csv.reader(text.splitlines())
     header = [name.strip() for name in next(lines, [])]
-    missing = [column for column in DIAGNOSTIC_COLUMNS if column not in header]
+    missing = [column for column in cls.model_fields if column not in header]
     if missing:
-        raise RecordError(path, f"not a diagnostics file (no {', '.join(missing)} column)")
+        raise RecordError(path, f"not a {what} file (no {', '.join(missing)} column)")
     rows = []
     for number, cells in enumerate(lines, 2):
         if not cells:
             continue
         try:
-            rows.append(DiagnosticsRow.model_validate(dict(zip(header, cells, strict=False))))
+            rows.append(cls.model_validate(dict(zip(header, cells, strict=False))))
         except ValidationError as err:
             raise RecordError(path, f"line {number}: {validation_problem(err)}") from None
     return rows

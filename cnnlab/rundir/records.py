@@ -221,6 +221,46 @@ class DiagnosticsRow(Record):
     value: float
 
 
+PERCENTILES = (2, 15, 50, 85, 98)
+"""distributions.csv's percentiles (statistics p2 ... p98): Ioffe & Szegedy (2015, Fig. 1) drew the
+15th, 50th and 85th of a sigmoid's input through training; the 2nd and 98th show the tails."""
+
+HISTOGRAM_BINS = 50
+"""Bins of distributions.csv's histograms (statistics bin0 ... bin49), equal in width between the
+statistics low and high recorded with them."""
+
+DISTRIBUTION_QUANTITIES: dict[str, str] = {
+    "pre_activation": "the input of the layer's nonlinearity (after its weights and normalization): percentiles",
+    "activation": "the output of the nonlinearity (the head's: its logits): percentiles and histograms",
+    "gradient": "∂L/∂activation, the probe loss's gradient back-propagated to that output: histograms",
+}
+"""distributions.csv's quantities (its `quantity` column) and what each is."""
+
+
+def percentile_statistic(percentile: int) -> str:
+    return f"p{percentile}"
+
+
+def bin_statistic(index: int) -> str:
+    return f"bin{index}"
+
+
+class DistributionRow(Record):
+    """One row of distributions.csv: one statistic of one quantity of one weighted layer at one step.
+
+    Every train.diagnostics.steps optimizer steps (and at init, step 0): the PERCENTILES of the
+    pre-activation and the activation. At init and at every epoch diagnostics.csv records: the
+    normalized histogram (masses that sum to 1, HISTOGRAM_BINS of them) of the activation and of the
+    gradient, with the range it spans (statistics low and high)."""
+
+    step: Count  # optimizer steps done
+    epoch: Count  # at a percentile record, the epoch in progress; at a histogram, the epoch just done (0: init)
+    layer: str  # the plan's name: conv1, fc1, head ...
+    depth: int  # as in diagnostics.csv
+    quantity: str  # a key of DISTRIBUTION_QUANTITIES
+    statistic: str  # p2 ... p98; low, high, bin0 ... bin49
+    value: float
+
 
 class Looks(Record):
     """How `cnnlab train --until-decided` looked at an experiment's claims (cnnlab.compare.multiplicity):

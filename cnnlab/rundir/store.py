@@ -1,7 +1,7 @@
 """The run directory: created exclusively, every file written atomically (temporary file + rename).
 
-runs/<name>/<run-id>/ spec.yaml meta.json metrics.csv diagnostics.csv summary.json checkpoints/{last,best}.pt
-log.txt
+runs/<name>/<run-id>/ spec.yaml meta.json metrics.csv diagnostics.csv distributions.csv summary.json
+checkpoints/{last,best}.pt log.txt
 Plain files, so that anything (compare, pandas, a spreadsheet) can read a run. No torch import here;
 checkpoints are written by the trainer through `atomic_path`.
 """
@@ -95,6 +95,10 @@ class RunStore:
     def write_diagnostics(self, text: str) -> None:
         """Rewrite diagnostics.csv with every record so far: `text` as csv_files.diagnostics_csv renders them."""
         write_text_atomic(self.file("diagnostics.csv"), text)
+
+    def write_distributions(self, text: str) -> None:
+        """Rewrite distributions.csv with every record so far: `text` as csv_files.distributions_csv renders them."""
+        write_text_atomic(self.file("distributions.csv"), text)
 
     def files(self) -> list[str]:
         """The files the run directory holds, relative to it (no temporary files)."""

@@ -2,13 +2,13 @@
 
 At initialization and after every `train.diagnostics.every` epochs (and the last), one forward and
 one backward pass over the same probe images (drawn from the training split by the run's seed, never
-augmented) measure, for every weighted layer and the activation after it, the statistics listed in
-cnnlab.rundir.records.DIAGNOSTIC_STATISTICS; they go to diagnostics.csv, for `cnnlab inspect`.
+augmented; cnnlab.train.probe) measure, for every weighted layer and the activation after it, the
+statistics listed in cnnlab.rundir.records.DIAGNOSTIC_STATISTICS; they go to diagnostics.csv, for
+`cnnlab inspect`. The same pass gives the histograms of distributions.csv, and every
+`train.diagnostics.steps` optimizer steps a forward pass over the probe gives its percentiles
+(cnnlab.train.distributions).
 
-The pass leaves training as it was: batch norm runs on the probe's own statistics but its running
-statistics are put back, dropout is off, no random number is drawn from a generator training uses,
-and the gradients come from autograd.grad, not through `.grad`. So a run gives the same numbers with
-diagnostics on or off.
+The probe leaves training as it was, so a run gives the same numbers with diagnostics on or off.
 
 Under torchrun every process takes the probe (synchronised batch norm makes its forward pass a
 collective; each process holds the same probe images, so the statistics are one process's) and rank 0,
@@ -31,6 +31,8 @@ from cnnlab.rundir.records import DiagnosticsRow, RecordError, read_text
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.layers import Activation, Plan
 from cnnlab.spec import DiagnosticsSpec
+from cnnlab.train.distributions import Distributions, steps_between
+from cnnlab.train.probe import Probed, probe
 
 RECTIFIERS = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu"})
 """Activations whose unit is dead when it is never above 0: it then passes (almost) no gradient."""
@@ -52,17 +54,20 @@ DISTINCT_POSITIONS = 256  # outputs per unit compared (a fixed random sample of 
 
 
 class Diagnostics:
-    """The probe batch and what it measured so far; `record(epoch)` adds an epoch to diagnostics.csv."""
+    """The probe batch and what it measured so far; `record(epoch)` adds an epoch to diagnostics.csv
+    (and its histograms to distributions.csv), `after_step(step)` the percentiles of a step."""
 
     def __init__(self, model: nn.Module, plan: Plan, batches: Batches, head, spec: DiagnosticsSpec, seed: int,
-                 store: RunStore | None) -> None:
-        """`store` is None on the torchrun processes that write nothing."""
+                 store: RunStore | None, total_steps: int) -> None:
+        """`store` is None on the torchrun processes that write nothing; `total_steps`: the optimizer
+        steps of the whole run (the default spacing of the percentile records)."""
         self.model, self.head, self.every, self.store = model, head, spec.every, store
         self.rows: list[DiagnosticsRow] = []  # diagnostics.csv so far
         self.text = ""  # ... as text: each record renders only its own rows
         self.recorded: set[int] = set()
         self.resumed = False
         self.layers = list(weighted_layers(plan))
+        self.distributions = Distributions(self.layers, steps_between(spec.steps, total_steps), store)
         if not self.every:
             return
         order = torch.randperm(len(batches.split), generator=torch.Generator().manual_seed(seed))
@@ -75,14 +80,18 @@ class Diagnostics:
     def _weights(self) -> list[torch.Tensor]:
         return [self._weight(w.name).detach().clone() for w in self.layers]
 
-    def resume(self, epoch: int, mid_epoch: bool) -> None:
-        """Go on with a run restored after `epoch` epochs (and part of the next one when `mid_epoch`):
-        keep the records up to `epoch`, which the weights restored continue. The next record's update
-        ratio needs the weights of the record before it: only a resume right after a recorded epoch
-        has them, otherwise that record goes without one."""
+    def _probe(self, gradients: bool) -> Probed:
+        return probe(self.model, self.layers, self.x, self.y, self.head.loss, gradients)
+
+    def resume(self, epoch: int, mid_epoch: bool, step: int) -> None:
+        """Go on with a run restored after `epoch` epochs (and part of the next one when `mid_epoch`),
+        `step` optimizer steps in all: keep the records up to there, which the weights restored continue.
+        The next record's update ratio needs the weights of the record before it: only a resume right
+        after a recorded epoch has them, otherwise that record goes without one."""
         self.resumed = True
         if not self.every or self.store is None:
             return
+        self.distributions.resume(step)
         path = self.store.file("diagnostics.csv")
         try:
             kept = [row for row in parse_diagnostics(read_text(path), path) if row.epoch <= epoch]
@@ -94,18 +103,27 @@ class Diagnostics:
         self.text = diagnostics_csv(kept) if kept else ""
         self.store.write_diagnostics(self.text)
 
-    def record(self, epoch: int, last: bool = False) -> list[DiagnosticsRow]:
-        """Measure now, labelled `epoch` (0: at init, not after a resume), if it is a recording epoch: every
-        N-th, or `last`; the rows recorded (none on the processes that write nothing)."""
+    def after_step(self, step: int, epoch: int) -> None:
+        """After optimizer step `step` (counted over the run), in `epoch`: its percentiles, if it is due."""
+        if not self.every or not self.distributions.due(step):
+            return
+        probed = self._probe(gradients=False)
+        if self.store is not None:
+            self.distributions.add(self.distributions.percentiles(step, epoch, probed))
+
+    def record(self, epoch: int, step: int, last: bool = False) -> list[DiagnosticsRow]:
+        """Measure now, labelled `epoch` (0: at init, not after a resume), after `step` optimizer steps,
+        if it is a recording epoch: every N-th, or `last`; the rows recorded (none on the processes that
+        write nothing)."""
         if not self.every or epoch in self.recorded or (epoch % self.every and not last) or \
                 (epoch == 0 and self.resumed):
             return []
-        outputs, grads = self._probe()
+        probed = self._probe(gradients=True)
         if self.store is None:
             return []
         names, values = [], []
-        for i, (weighted, grad) in enumerate(zip(self.layers, grads, strict=True)):
-            for statistic, value in self._statistics(i, weighted.activation, outputs[i], grad, epoch):
+        for i, (weighted, grad) in enumerate(zip(self.layers, probed.weight_grads, strict=True)):
+            for statistic, value in self._statistics(i, weighted.activation, probed.out[i], grad, epoch):
                 names.append((i, statistic))
                 values.append(value)
         numbers = torch.stack(values).tolist()  # one transfer from the device for everything
@@ -116,39 +134,16 @@ class Diagnostics:
             w = self.layers[i]
             rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
                                        statistic=statistic, value=value))
+        distributions = self.distributions.histograms(step, epoch, probed)
+        if epoch == 0:
+            distributions = self.distributions.percentiles(step, epoch, probed) + distributions
+        self.distributions.add(distributions)  # first: an epoch in diagnostics.csv is in distributions.csv too
         self.previous = self._weights()
         self.recorded.add(epoch)
         self.rows += rows
         self.text += diagnostics_csv(rows, header=not self.text)
         self.store.write_diagnostics(self.text)
         return rows
-
-    def _probe(self) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
-        """Each weighted layer's activation output on the probe batch, and the probe loss's gradients."""
-        model = self.model
-        training = model.training
-        buffers = [b.clone() for b in model.buffers()]
-        outputs: dict[int, torch.Tensor] = {}
-        hooks = []
-        for i, w in enumerate(self.layers):
-            watched = getattr(model, w.activation_name or w.name)
-            hooks.append(watched.register_forward_hook(lambda m, args, out, i=i: outputs.__setitem__(i, out.detach())))
-        model.train()
-        for module in model.modules():
-            if isinstance(module, nn.Dropout):
-                module.eval()
-        try:
-            with torch.enable_grad():
-                loss = self.head.loss(model(self.x), self.y)
-                grads = torch.autograd.grad(loss, [self._weight(w.name) for w in self.layers])
-        finally:
-            for hook in hooks:
-                hook.remove()
-            with torch.no_grad():
-                for buffer, saved in zip(model.buffers(), buffers, strict=True):
-                    buffer.copy_(saved)
-            model.train(training)
-        return [outputs[i] for i in range(len(self.layers))], grads
 
     def _statistics(self, i: int, activation: Activation, out: torch.Tensor, grad: torch.Tensor,
                     epoch: int) -> list[tuple[str, torch.Tensor]]:

@@ -92,6 +92,11 @@ class Trainer:
         return len(self.rows)
 
     @property
+    def steps_done(self) -> int:
+        """Optimizer steps of the run so far (the epoch in progress included)."""
+        return self.epoch * self.train_batches.steps_per_epoch + self.partial.step
+
+    @property
     def out_of_patience(self) -> bool:
         """Early stopping: train.patience epochs have passed without an improvement."""
         patience = self.train_spec.patience
@@ -146,7 +151,7 @@ class Trainer:
         augment = self.data.train.augment
         self.augment_generator = augment.generator if augment is not None else None
         self.diagnostics = Diagnostics(self.model, self.plan, self.train_batches, self.head, t.diagnostics, spec.seed,
-                                       self.store)
+                                       self.store, self.train_batches.steps_per_epoch * t.epochs)
         self.events = stream(t.tensorboard, self.store)  # train.tensorboard: the epochs as TensorBoard events
         # Rank 0's display sets when every rank reads the figures (reading them is a collective).
         self.refresh = world.broadcast(self.reporter.refresh_steps(self.train_batches.steps_per_epoch))
@@ -202,7 +207,7 @@ class Trainer:
         checkpoint.restore_random_states(random, self.shuffle, self.augment_generator)
         if self.world.is_main:
             self.store.write_metrics(self.rows)  # as of the checkpoint (a later epoch's row may have been written)
-        self.diagnostics.resume(self.epoch, mid_epoch=self.partial.step > 0)
+        self.diagnostics.resume(self.epoch, mid_epoch=self.partial.step > 0, step=self.steps_done)
 
     # ------------------------------------------------------------------ training
 
@@ -235,6 +240,7 @@ class Trainer:
             p.correct += head.correct(logits, y)
             p.seen, p.step = p.seen + images, i
             p.timed += 0 if warming and not engine.warming_up else images
+            self.diagnostics.after_step(self.steps_done, epoch)
             if self.refresh and i % self.refresh == 0 and i < n_batches:  # a read: waits for the device
                 loss_sum, correct = world.totals(p.loss_sum, p.correct)
                 if not math.isfinite(loss_sum):
@@ -259,7 +265,7 @@ class Trainer:
         """Train the remaining epochs (or until early stopping / divergence), test the best checkpoint."""
         t = self.train_spec
         stopped_early = diverged = False
-        self.diagnostics.record(0)
+        self.diagnostics.record(0, step=0)
         self.events.start(self.rows, self.diagnostics.rows)
         while self.epoch < t.epochs:
             if self.out_of_patience:  # reached before a stop at the boundary
@@ -295,7 +301,8 @@ class Trainer:
             self.save_last()
             if improved:
                 self.save_best()
-            self.events.epoch(row, self.diagnostics.record(epoch, last=epoch == t.epochs or self.out_of_patience))
+            self.events.epoch(row, self.diagnostics.record(epoch, step=self.steps_done,
+                                                           last=epoch == t.epochs or self.out_of_patience))
             self.reporter.epoch_done(row)
             if self.epoch < t.epochs and (signum := self.stop()) is not None and not self.out_of_patience:
                 self.reporter.message(f"stopped after epoch {epoch}: in checkpoints/last.pt")
