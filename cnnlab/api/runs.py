@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.api.frames import frame, warn
-from cnnlab.compare.diagnose import read_diagnostics
 from cnnlab.compare.find import find_run
 from cnnlab.compare.load import load_run
-from cnnlab.rundir.csv_files import DIAGNOSTIC_COLUMNS, METRIC_COLUMNS
+from cnnlab.compare.run_tables import read_table
+from cnnlab.rundir.csv_files import DIAGNOSTIC_COLUMNS, METRIC_COLUMNS, parse_diagnostics
 from cnnlab.rundir.records import RunMeta, RunSummary
 
 
@@ -82,7 +82,8 @@ class Run:
     @property
     def diagnostics(self) -> Any:
         """diagnostics.csv: one row per recorded epoch, layer and statistic (empty when it has none)."""
-        return frame((row.model_dump() for row in read_diagnostics(self._run) or ()), DIAGNOSTIC_COLUMNS)
+        rows = read_table(self._run, "diagnostics.csv", parse_diagnostics) or ()
+        return frame((row.model_dump() for row in rows), DIAGNOSTIC_COLUMNS)
 
     def load_model(self, checkpoint: str = "best", device: str = "cpu") -> Any:
         """The torch.nn.Module it trained, with the weights of checkpoints/best.pt (or "last"), in eval

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, get_origin
 
 from cnnlab.api.frames import frame, run_paths, warn
-from cnnlab.compare.diagnose import read_diagnostics
 from cnnlab.compare.load import Run
 from cnnlab.compare.load import load_runs as read_runs
-from cnnlab.rundir.csv_files import DIAGNOSTIC_COLUMNS, METRIC_COLUMNS
+from cnnlab.compare.run_tables import read_table
+from cnnlab.rundir.csv_files import DIAGNOSTIC_COLUMNS, METRIC_COLUMNS, parse_diagnostics
 from cnnlab.rundir.records import RecordError, RunSummary
 
 RUN_COLUMNS = ("id", "path", "status", "started")  # before the spec's keys in load_runs
@@ -58,7 +58,7 @@ def load_diagnostics(*paths: str | Path, warn: Callable[[str], None] = warn) -> 
     records = []
     for run in _runs(paths, warn):
         try:
-            rows = read_diagnostics(run)
+            rows = read_table(run, "diagnostics.csv", parse_diagnostics)
         except RecordError as err:
             warn(f"{err}; left out")
             continue

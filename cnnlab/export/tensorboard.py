@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cnnlab.compare.diagnose import read_diagnostics
 from cnnlab.compare.load import Run, load_runs
+from cnnlab.compare.run_tables import read_table
 from cnnlab.export.errors import writing
+from cnnlab.rundir.csv_files import parse_diagnostics
 from cnnlab.rundir.records import FINISHED, RecordError
 from cnnlab.util.extras import require
 
@@ -52,7 +53,7 @@ def write_run(run: Run, hparams: dict, folder: Path, warn: Callable[[str], None]
     from cnnlab.export import events
 
     try:
-        diagnostics = read_diagnostics(run) or []
+        diagnostics = read_table(run, "diagnostics.csv", parse_diagnostics) or []
     except RecordError as err:
         warn(f"{err}; its diagnostics are left out")
         diagnostics = []
