@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 import cnnlab
 from cnnlab.cli import app
-from cnnlab.rundir.csv_files import parse_diagnostics
-from cnnlab.rundir.records import MetricsRow
+from cnnlab.rundir.csv_files import parse_diagnostics, parse_distributions
+from cnnlab.rundir.records import MetricsRow, histogram_rows
 from cnnlab.rundir.store import RunStore
 from tests.conftest import TINY
 
@@ -44,7 +44,7 @@ def sweep(tmp_path_factory) -> Path:
 def accumulated(folder: Path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0, "histograms": 0})
     events.Reload()
     return events
 
@@ -89,11 +89,36 @@ def test_tensorboard_holds_every_epoch_layer_and_the_hparams_sessions(sweep, tmp
         for tag in ("accuracy/val", "diagnostics/grad_rms/conv1", "summary/test_acc"):  # the CSV files: 6 digits
             assert scalars(streamed, tag) == [(e, pytest.approx(v, rel=1e-5)) for e, v in scalars(exported, tag)]
         assert set(hparams_data(streamed)) == set(session)
+        for events in (exported, streamed):
+            assert_histograms(events, run)
     columns = hparams_data(accumulated(tmp_path / "tb"))["_hparams_/experiment"].experiment
     infos = {info.name: [v.string_value or v.number_value for v in info.domain_discrete.values]
              for info in columns.hparam_infos}
     assert infos == {"model.activation": ["relu", "tanh"], "seed": [0]}
     assert "summary/test_acc" in [m.name.tag for m in columns.metric_infos]
+
+
+def assert_histograms(events, run: Path) -> None:
+    """Every histogram of distributions.csv, at its epoch: its range, its 50 masses as the buckets."""
+    rows = histogram_rows(parse_distributions((run / "distributions.csv").read_text(), run))
+    recorded: dict[tuple[str, str, int], dict[str, float]] = {}
+    for row in rows:
+        recorded.setdefault((row.quantity, row.layer, row.epoch), {})[row.statistic] = row.value
+    tags = {(quantity, layer) for quantity, layer, _ in recorded}
+    assert {("activation", "conv1"), ("gradient", "conv1")} <= tags
+    assert sorted(events.Tags()["histograms"]) == sorted(f"histograms/{q}/{layer}" for q, layer in tags)
+    for quantity, layer in tags:
+        drawn = {h.step: h.histogram_value for h in events.Histograms(f"histograms/{quantity}/{layer}")}
+        epochs = sorted(epoch for q, name, epoch in recorded if (q, name) == (quantity, layer))
+        assert sorted(drawn) == epochs and epochs[0] == 0
+        for epoch in epochs:
+            stats, value = recorded[(quantity, layer, epoch)], drawn[epoch]
+            # the stream holds the values the CSV file rounds to 6 digits
+            assert value.min == pytest.approx(stats["low"], rel=1e-5)
+            assert value.max == pytest.approx(stats["high"], rel=1e-5)
+            masses = [stats[f"bin{i}"] for i in range(50)]
+            assert list(value.bucket) == pytest.approx(masses, abs=1e-6) and value.num == pytest.approx(1, abs=1e-5)
+            assert value.bucket_limit[-1] == pytest.approx(stats["high"], rel=1e-5)
 
 
 def test_a_resumed_run_streams_each_epoch_once(tmp_path):

@@ -5,7 +5,8 @@ are tensorboard's own (no TensorFlow, no torch). One writer for `cnnlab export t
 the training loop's `train.tensorboard` stream (cnnlab.train.tensorboard), so both hold the same.
 
 Tags: loss/train, loss/val, accuracy/train, accuracy/val, learning_rate; diagnostics/<statistic>/<layer>
-(epoch 0: at init); summary/<figure> at the last epoch. Steps are epochs.
+(epoch 0: at init); histograms/<quantity>/<layer> (the activation's and the gradient's histograms of
+distributions.csv, where the run has one); summary/<figure> at the last epoch. Steps are epochs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 from cnnlab.compare.load import hashable
 from cnnlab.compare.query import format_plain
-from cnnlab.rundir.records import DiagnosticsRow, MetricsRow, RunMeta, RunSummary
+from cnnlab.rundir.records import (
+    HISTOGRAM_BINS,
+    DiagnosticsRow,
+    DistributionRow,
+    MetricsRow,
+    RunMeta,
+    RunSummary,
+    bin_statistic,
+)
 from cnnlab.util.files import atomic_path
 
 EPOCH_TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "train_acc": "accuracy/train",
@@ -58,6 +67,29 @@ def diagnostics_event(rows: Sequence[DiagnosticsRow], wall_time: float) -> Event
     return scalars(wall_time, rows[0].epoch, ((f"diagnostics/{r.statistic}/{r.layer}", r.value) for r in rows))
 
 
+def histograms_event(rows: Sequence[DistributionRow], wall_time: float) -> Event | None:
+    """The histograms of one recorded epoch (distributions.csv's low, high and bin masses of each layer
+    and quantity) as TensorBoard histograms: the masses as bucket counts (they sum to 1), each bucket's
+    limit its bin's right edge; None where the rows hold no histogram."""
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    for row in rows:
+        found.setdefault((row.quantity, row.layer), {})[row.statistic] = row.value
+    values = [summary_pb2.Summary.Value(tag=f"histograms/{quantity}/{layer}", histo=_histogram(stats))
+              for (quantity, layer), stats in found.items()]
+    return Event(wall_time=wall_time, step=rows[0].epoch, summary=summary_pb2.Summary(value=values)) if values else None
+
+
+def _histogram(stats: Mapping[str, float]) -> summary_pb2.HistogramProto:
+    low, high = stats["low"], stats["high"]
+    width = (high - low) / HISTOGRAM_BINS
+    masses = [stats[bin_statistic(i)] for i in range(HISTOGRAM_BINS)]
+    centres = [low + width * (i + 0.5) for i in range(HISTOGRAM_BINS)]
+    return summary_pb2.HistogramProto(
+        min=low, max=high, num=sum(masses), sum=sum(m * c for m, c in zip(masses, centres, strict=True)),
+        sum_squares=sum(m * c * c for m, c in zip(masses, centres, strict=True)),
+        bucket_limit=[low + width * (i + 1) for i in range(HISTOGRAM_BINS)], bucket=masses)
+
+
 def summary_event(summary: RunSummary, wall_time: float) -> Event:
     return scalars(wall_time, summary.epochs_run or 0,
                    ((f"summary/{name}", getattr(summary, name)) for name in SUMMARY_FIGURES))
@@ -78,19 +110,33 @@ def epoch_times(started: float, rows: Sequence[MetricsRow]) -> dict[int, float]:
     return times
 
 
-def history(started: float, rows: Sequence[MetricsRow], diagnostics: Sequence[DiagnosticsRow]) -> list[Event]:
-    """The events of the epochs a run recorded, in order: the diagnostics at init, then each epoch's
-    scalars with its diagnostics where it recorded them."""
+def history(started: float, rows: Sequence[MetricsRow], diagnostics: Sequence[DiagnosticsRow],
+            histograms: Sequence[DistributionRow] = ()) -> list[Event | None]:
+    """The events of the epochs a run recorded, in order: the diagnostics and histograms at init, then
+    each epoch's scalars with its diagnostics and histograms where it recorded them."""
     times = epoch_times(started, rows)
-    recorded: dict[int, list[DiagnosticsRow]] = {}
-    for row in diagnostics:
-        recorded.setdefault(row.epoch, []).append(row)
-    events = [diagnostics_event(recorded[0], started)] if 0 in recorded else []
+    recorded = by_epoch(diagnostics)
+    drawn = by_epoch(histograms)
+    events = recorded_events(recorded.get(0, ()), drawn.get(0, ()), started)
     for row in rows:
         events.append(epoch_event(row, times[row.epoch]))
-        if row.epoch in recorded:
-            events.append(diagnostics_event(recorded[row.epoch], times[row.epoch]))
+        events += recorded_events(recorded.get(row.epoch, ()), drawn.get(row.epoch, ()), times[row.epoch])
     return events
+
+
+def recorded_events(diagnostics: Sequence[DiagnosticsRow], histograms: Sequence[DistributionRow],
+                    wall_time: float) -> list[Event | None]:
+    """What one recorded epoch adds: its diagnostics, its histograms (None where there are none)."""
+    return [diagnostics_event(diagnostics, wall_time) if diagnostics else None,
+            histograms_event(histograms, wall_time) if histograms else None]
+
+
+def by_epoch(rows: Iterable[Any]) -> dict[int, list]:
+    """Rows of a tidy record (diagnostics.csv, the histograms of distributions.csv) by their epoch."""
+    found: dict[int, list] = {}
+    for row in rows:
+        found.setdefault(row.epoch, []).append(row)
+    return found
 
 
 def run_hparams(meta: RunMeta) -> dict[str, Any]:

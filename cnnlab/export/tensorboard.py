@@ -1,8 +1,9 @@
-"""`cnnlab export tensorboard RUNS --out DIR`: one folder of TensorBoard events per run, DIR/<name>/<run-id>/
-(cnnlab.export.events: the scalars of every epoch, the diagnostics, the summary figures and the run's
-HParams session), and at DIR itself the HParams tab's columns: the swept keys and seeds of the runs
-exported together, and their final metrics. Every event's time comes from the run's files, so
-exporting again writes the same bytes: a re-export changes nothing, or adds what a run did since."""
+"""`cnnlab export tensorboard RUNS --out DIR`: one folder of TensorBoard events per run,
+DIR/<name>/<run-id>/ (cnnlab.export.events: the scalars of every epoch, the diagnostics, the
+histograms of distributions.csv, the summary figures and the run's HParams session), and at DIR
+itself the HParams tab's columns: the swept keys and seeds of the runs exported together, and their
+final metrics. Every event's time comes from the run's files, so exporting again writes the same
+bytes: a re-export changes nothing, or adds what a run did since."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 from cnnlab.compare.load import Run, load_runs
 from cnnlab.compare.run_tables import read_table
 from cnnlab.export.errors import writing
-from cnnlab.rundir.csv_files import parse_diagnostics
-from cnnlab.rundir.records import FINISHED, RecordError
+from cnnlab.rundir.csv_files import parse_diagnostics, parse_distributions
+from cnnlab.rundir.records import FINISHED, RecordError, histogram_rows
 from cnnlab.util.extras import require
 
 HPARAM_METRICS = ("accuracy/val", "loss/val", "summary/best_val_acc", "summary/test_acc", "summary/test_loss",
@@ -52,17 +53,24 @@ def write_run(run: Run, hparams: dict, folder: Path, warn: Callable[[str], None]
     """One run's event file, whole."""
     from cnnlab.export import events
 
-    try:
-        diagnostics = read_table(run, "diagnostics.csv", parse_diagnostics) or []
-    except RecordError as err:
-        warn(f"{err}; its diagnostics are left out")
-        diagnostics = []
+    diagnostics = _table(run, "diagnostics.csv", parse_diagnostics, "diagnostics", warn)
+    histograms = histogram_rows(_table(run, "distributions.csv", parse_distributions, "histograms", warn))
     started = events.timestamp(run.started)
     group = events.configuration(run.meta) if run.meta else run.run_id
-    written = [events.session_start(hparams, group, started), *events.history(started, run.rows, diagnostics)]
+    written = [events.session_start(hparams, group, started),
+               *events.history(started, run.rows, diagnostics, histograms)]
     ended = events.timestamp(run.meta.ended) if run.meta and run.meta.ended else events.epoch_times(
         started, run.rows)[run.rows[-1].epoch if run.rows else 0]
     if run.status in FINISHED:
         written.append(events.summary_event(run.summary, ended))
     written.append(events.session_end(run.status, ended))
     events.EventFile(folder / events.event_file_name(started)).write_new(written, started)
+
+
+def _table(run: Run, name: str, parse, what: str, warn: Callable[[str], None]) -> list:
+    """A run's tidy record `name` (none where it has none); a malformed one is left out with a warning."""
+    try:
+        return read_table(run, name, parse) or []
+    except RecordError as err:
+        warn(f"{err}; its {what} are left out")
+        return []

@@ -10,7 +10,7 @@ since). A malformed file is one RecordError line naming it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -243,6 +243,15 @@ def percentile_statistic(percentile: int) -> str:
 
 def bin_statistic(index: int) -> str:
     return f"bin{index}"
+
+
+HISTOGRAM_STATISTICS = ("low", "high", *(bin_statistic(i) for i in range(HISTOGRAM_BINS)))
+"""The statistics of a histogram in distributions.csv: its range, then its bins' masses."""
+
+
+def histogram_rows(rows: Iterable[DistributionRow]) -> list[DistributionRow]:
+    """The histograms among distributions.csv's rows (not its percentiles)."""
+    return [row for row in rows if row.statistic in HISTOGRAM_STATISTICS]
 
 
 class DistributionRow(Record):

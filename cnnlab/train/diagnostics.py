@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ from cnnlab.data.pipeline import Batches
 from cnnlab.models.activations import ACTIVATIONS
 from cnnlab.models.builder import weighted_layers
 from cnnlab.rundir.csv_files import diagnostics_csv, parse_diagnostics
-from cnnlab.rundir.records import DiagnosticsRow, RecordError, read_text
+from cnnlab.rundir.records import DiagnosticsRow, DistributionRow, RecordError, read_text
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.layers import Activation, Plan
 from cnnlab.spec import DiagnosticsSpec
@@ -51,6 +52,14 @@ SATURATED: dict[str, Callable[[dict], Callable[[torch.Tensor], torch.Tensor]]] =
 
 DISTINCT_TOLERANCE = 1e-4  # two units are the same when their outputs differ by less than this, relatively
 DISTINCT_POSITIONS = 256  # outputs per unit compared (a fixed random sample of images × positions)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one epoch's record added: its rows of diagnostics.csv and its histograms in distributions.csv."""
+
+    diagnostics: list[DiagnosticsRow] = field(default_factory=list)
+    histograms: list[DistributionRow] = field(default_factory=list)
 
 
 class Diagnostics:
@@ -111,16 +120,16 @@ class Diagnostics:
         if self.store is not None:
             self.distributions.add(self.distributions.percentiles(step, epoch, probed))
 
-    def record(self, epoch: int, step: int, last: bool = False) -> list[DiagnosticsRow]:
+    def record(self, epoch: int, step: int, last: bool = False) -> Recorded:
         """Measure now, labelled `epoch` (0: at init, not after a resume), after `step` optimizer steps,
         if it is a recording epoch: every N-th, or `last`; the rows recorded (none on the processes that
         write nothing)."""
         if not self.every or epoch in self.recorded or (epoch % self.every and not last) or \
                 (epoch == 0 and self.resumed):
-            return []
+            return Recorded()
         probed = self._probe(gradients=True)
         if self.store is None:
-            return []
+            return Recorded()
         names, values = [], []
         for i, (weighted, grad) in enumerate(zip(self.layers, probed.weight_grads, strict=True)):
             for statistic, value in self._statistics(i, weighted.activation, probed.out[i], grad, epoch):
@@ -134,16 +143,15 @@ class Diagnostics:
             w = self.layers[i]
             rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
                                        statistic=statistic, value=value))
-        distributions = self.distributions.histograms(step, epoch, probed)
-        if epoch == 0:
-            distributions = self.distributions.percentiles(step, epoch, probed) + distributions
-        self.distributions.add(distributions)  # first: an epoch in diagnostics.csv is in distributions.csv too
+        histograms = self.distributions.histograms(step, epoch, probed)
+        percentiles = self.distributions.percentiles(step, epoch, probed) if epoch == 0 else []
+        self.distributions.add(percentiles + histograms)  # first: an epoch in diagnostics.csv is in its records too
         self.previous = self._weights()
         self.recorded.add(epoch)
         self.rows += rows
         self.text += diagnostics_csv(rows, header=not self.text)
         self.store.write_diagnostics(self.text)
-        return rows
+        return Recorded(rows, histograms)
 
     def _statistics(self, i: int, activation: Activation, out: torch.Tensor, grad: torch.Tensor,
                     epoch: int) -> list[tuple[str, torch.Tensor]]:

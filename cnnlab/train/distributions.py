@@ -25,10 +25,11 @@ from cnnlab.models.builder import Weighted
 from cnnlab.rundir.csv_files import distributions_csv, parse_distributions
 from cnnlab.rundir.records import (
     HISTOGRAM_BINS,
+    HISTOGRAM_STATISTICS,
     PERCENTILES,
     DistributionRow,
     RecordError,
-    bin_statistic,
+    histogram_rows,
     percentile_statistic,
     read_text,
 )
@@ -72,7 +73,6 @@ def histogram(values: torch.Tensor) -> torch.Tensor:
     return torch.cat([low[None], high[None], masses])
 
 
-HISTOGRAM_STATISTICS = ("low", "high", *(bin_statistic(i) for i in range(HISTOGRAM_BINS)))
 PERCENTILE_STATISTICS = tuple(percentile_statistic(p) for p in PERCENTILES)
 
 
@@ -84,6 +84,7 @@ class Distributions:
         (the torchrun processes other than rank 0)."""
         self.layers, self.every, self.store = list(layers), every, store
         self.text = ""
+        self.recorded_histograms: list[DistributionRow] = []  # its histogram rows so far (the TensorBoard stream's)
         self.positions: dict[int, torch.Tensor | None] = {}
 
     def due(self, step: int) -> bool:
@@ -99,10 +100,12 @@ class Distributions:
         except RecordError:  # none yet, or unreadable: the records start again from here
             kept = []
         self.text = distributions_csv(kept) if kept else ""
+        self.recorded_histograms = histogram_rows(kept)
         self.store.write_distributions(self.text)
 
     def add(self, rows: list[DistributionRow]) -> None:
         if self.store is not None:
+            self.recorded_histograms += histogram_rows(rows)
             self.text += distributions_csv(rows, header=not self.text)
             self.store.write_distributions(self.text)
 

@@ -266,7 +266,7 @@ class Trainer:
         t = self.train_spec
         stopped_early = diverged = False
         self.diagnostics.record(0, step=0)
-        self.events.start(self.rows, self.diagnostics.rows)
+        self.events.start(self.rows, self.diagnostics.rows, self.diagnostics.distributions.recorded_histograms)
         while self.epoch < t.epochs:
             if self.out_of_patience:  # reached before a stop at the boundary
                 stopped_early = True
@@ -301,8 +301,9 @@ class Trainer:
             self.save_last()
             if improved:
                 self.save_best()
-            self.events.epoch(row, self.diagnostics.record(epoch, step=self.steps_done,
-                                                           last=epoch == t.epochs or self.out_of_patience))
+            last = epoch == t.epochs or self.out_of_patience
+            recorded = self.diagnostics.record(epoch, step=self.steps_done, last=last)
+            self.events.epoch(row, recorded.diagnostics, recorded.histograms)
             self.reporter.epoch_done(row)
             if self.epoch < t.epochs and (signum := self.stop()) is not None and not self.out_of_patience:
                 self.reporter.message(f"stopped after epoch {epoch}: in checkpoints/last.pt")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from cnnlab.rundir.records import DiagnosticsRow, MetricsRow, RunSummary
+from cnnlab.rundir.records import DiagnosticsRow, DistributionRow, MetricsRow, RunSummary
 from cnnlab.rundir.store import RunStore
 
 FOLDER = "tensorboard"
@@ -17,10 +17,12 @@ FOLDER = "tensorboard"
 class NoStream:
     """train.tensorboard off, or a process that writes nothing (torchrun's ranks other than 0)."""
 
-    def start(self, rows: Sequence[MetricsRow], diagnostics: Sequence[DiagnosticsRow]) -> None:
+    def start(self, rows: Sequence[MetricsRow], diagnostics: Sequence[DiagnosticsRow],
+              histograms: Sequence[DistributionRow]) -> None:
         pass
 
-    def epoch(self, row: MetricsRow, diagnostics: Sequence[DiagnosticsRow]) -> None:
+    def epoch(self, row: MetricsRow, diagnostics: Sequence[DiagnosticsRow],
+              histograms: Sequence[DistributionRow]) -> None:
         pass
 
     def end(self, summary: RunSummary) -> None:
@@ -35,16 +37,18 @@ class Stream(NoStream):
         self.meta, self.started = meta, events.timestamp(meta.started)
         self.file = events.EventFile(store.file(FOLDER) / events.event_file_name(self.started))
 
-    def start(self, rows: Sequence[MetricsRow], diagnostics: Sequence[DiagnosticsRow]) -> None:
+    def start(self, rows: Sequence[MetricsRow], diagnostics: Sequence[DiagnosticsRow],
+              histograms: Sequence[DistributionRow]) -> None:
         """The file anew: the run's session and what it recorded so far (a resumed run's epochs)."""
         ev = self.events
         session = ev.session_start(ev.run_hparams(self.meta), ev.configuration(self.meta), self.started)
-        self.file.write_new([session, *ev.history(self.started, rows, diagnostics)], self.started)
+        self.file.write_new([session, *ev.history(self.started, rows, diagnostics, histograms)], self.started)
 
-    def epoch(self, row: MetricsRow, diagnostics: Sequence[DiagnosticsRow]) -> None:
+    def epoch(self, row: MetricsRow, diagnostics: Sequence[DiagnosticsRow],
+              histograms: Sequence[DistributionRow]) -> None:
         now = time.time()
         self.file.append([self.events.epoch_event(row, now),
-                          self.events.diagnostics_event(diagnostics, now) if diagnostics else None])
+                          *self.events.recorded_events(diagnostics, histograms, now)])
 
     def end(self, summary: RunSummary) -> None:
         now = time.time()
