@@ -6,9 +6,11 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from cnnlab.registry import did_you_mean
 from cnnlab.spec.errors import SpecError
 from cnnlab.spec.experiment import Experiment
 from cnnlab.spec.schema import Spec
+from cnnlab.util.reading import SPEC_BYTES, NotReadable, read_bounded
 from cnnlab.util.yamlio import YamlError, load_yaml
 
 
@@ -25,13 +27,17 @@ def _closest_file(path: Path) -> str:
 def read_yaml(path: Path) -> dict[str, Any]:
     """The spec file as a mapping; any reading problem becomes one SpecError line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, SPEC_BYTES, "spec").decode("utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file{_closest_file(path)}") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, expected a YAML spec file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(f"{path}: cannot be read ({err})") from None
+    except (IsADirectoryError, NotReadable) as err:
+        if path.is_dir():
+            raise SpecError(f"{path}: is a directory, expected a YAML spec file") from None
+        raise SpecError(str(err)) from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{path}: not UTF-8 text (byte {err.start + 1} is not), expected a YAML spec file") from None
+    except OSError as err:
+        raise SpecError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
     try:
         data = load_yaml(text)
     except YamlError as err:

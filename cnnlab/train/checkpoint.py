@@ -23,6 +23,7 @@ import torch
 
 from cnnlab.errors import CnnlabError
 from cnnlab.util.files import atomic_path
+from cnnlab.util.reading import NotReadable, checkpoint_bytes, open_bounded
 
 FORMAT = 2  # the layout of last.pt and best.pt; `load` refuses a newer one, whose keys may mean something else
 
@@ -43,11 +44,13 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     is missing, unreadable, not a checkpoint, of a newer format, or holds anything but tensors and plain
     data."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), open_bounded(path, checkpoint_bytes(), "checkpoint") as file:
             warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
-            state = torch.load(path, map_location=device, weights_only=True)
+            state = torch.load(file, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
+    except NotReadable as err:
+        raise CheckpointError(str(err)) from None
     except OSError as err:
         raise CheckpointError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
     except pickle.UnpicklingError as err:
