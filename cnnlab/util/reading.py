@@ -18,7 +18,7 @@ from cnnlab.util.memory import machine_memory
 from cnnlab.util.text import binary_size
 
 SPEC_BYTES = 1 << 20  # an experiment spec, a run's spec.yaml, a sweep.yaml: written by hand, a few KB
-RECORD_BYTES = 64 << 20  # meta.json, summary.json, metrics.csv, diagnostics.csv, claims.json: at most a few MB
+RECORD_BYTES = 16 << 20  # meta.json, summary.json, metrics.csv, diagnostics.csv, claims.json: at most a few MB
 
 
 def checkpoint_bytes() -> int:
