@@ -47,7 +47,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a mapping of keys (name:, data:, model:, train: ...), "
                         f"got {type(data).__name__}")
+    if data and not any(isinstance(key, str) and (key in SPEC_KEYS or did_you_mean(key, SPEC_KEYS)) for key in data):
+        # not a spec at all (/etc/passwd parses as a mapping too): say where, but not what the file holds
+        line, column = _first_key(text)
+        raise SpecError(f"{path}: not an experiment spec: none of its top-level keys (the first at line {line}, "
+                        f"column {column}) is a spec key ({', '.join(SPEC_KEYS)})")
     return data
+
+
+SPEC_KEYS = tuple(Spec.model_fields)
+
+
+def _first_key(text: str) -> tuple[int, int]:
+    """Line and column (from 1) of the first line of `text` that holds YAML content."""
+    for number, line in enumerate(text.splitlines(), 1):
+        content = line.lstrip()
+        if content and not content.startswith(("#", "---", "%")):
+            return number, len(line) - len(content) + 1
+    return 1, 1
 
 
 def load_experiment(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
