@@ -68,7 +68,8 @@ def test_a_piece_of_a_run_id_names_the_run_and_narrows_latest_and_best(folder):
     ({}, r"runs/act holds 4 runs; name one .* or add --latest or --best METRIC:\n  run-\d+-s0  completed  "
          r"test acc 80.00%\n.*\n  run-\d+-s1  failed$"),
     ({"piece": "s1"}, r"2 runs in runs/act have 's1' in their id; name one"),
-    ({"piece": "zzz"}, r"no run in runs/act has 'zzz' in its id:\n  run-\d+-s0"),
+    ({"piece": "zzz"}, r"no run in runs/act has 'zzz' in its id \(a piece matches whole parts between dashes\):\n"
+                       r"  run-\d+-s0"),
 ])
 def test_an_ambiguous_or_missing_choice_lists_the_candidates(folder, args, expected):
     path = folder / args["piece"] if "piece" in args else folder

@@ -25,7 +25,8 @@ EPILOG = "\n".join([
 def inspect(
     paths: Annotated[list[Path], typer.Argument(
         metavar="RUN...", show_default=False,
-        help="Run directories, sweep directories or runs roots (searched recursively).",
+        help="Run directories, sweep directories or runs roots (searched recursively); FOLDER/PIECE: the run "
+             "of FOLDER whose id holds PIECE.",
     )],
     epoch: Annotated[int | None, typer.Option(
         "--epoch", "-e", min=0, help="The epoch to show beside init. Default: the last one every run recorded.",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cnnlab.compare.diagnose import diagnose
+from cnnlab.compare.find import run_paths
 from cnnlab.compare.flags import LayerStats
 from cnnlab.compare.load import load_runs
 from cnnlab.compare.query import format_plain
@@ -50,7 +51,7 @@ def show_inspection(paths: Sequence[Path], *, epoch: int | None, fmt: str, plot:
         from cnnlab.compare.plot import check_plot_path
 
         check_plot_path(plot)
-    runs = load_runs(paths, warn=warn)
+    runs = load_runs(run_paths(paths, warn), warn=warn)
     diagnosed, keys = diagnose(runs, warn)
     views = build_views(diagnosed, keys, epoch)
     FORMATS[fmt](views, sys.stdout)
