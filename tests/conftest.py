@@ -110,13 +110,14 @@ def make_run():
     counter = iter(range(10**6))
 
     def write(group: Path, *, seed: int = 0, swept: dict | None = None, test_acc: float | None = 0.9,
-              val_acc: list[float] | None = None, status: str = "completed", classes: int = 8) -> Path:
+              val_acc: list[float] | None = None, status: str = "completed", classes: int = 8,
+              run_id: str | None = None) -> Path:
         swept = swept or {}
         raw = {**TINY, "name": group.name, "seed": seed}
         for key, value in swept.items():
             raw = apply_override(raw, key, value)
         spec = resolve(raw)
-        run_id = f"run-{next(counter):04d}-s{seed}"
+        run_id = run_id or f"run-{next(counter):04d}-s{seed}"
         store = RunStore.create(group.parent, group.name, lambda: run_id)
         store.write_yaml("spec.yaml", spec.resolved())
         val_acc = val_acc if val_acc is not None else [test_acc or 0.5] * 2

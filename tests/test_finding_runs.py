@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cnnlab.cli import app
 from cnnlab.compare.find import RunChoiceError, find_run
 from cnnlab.compare.metrics import CompareError
-from cnnlab.rundir.ids import make_run_id
+from cnnlab.rundir.ids import make_run_id, undated
 from cnnlab.spec import expand_runs, load_experiment
 from cnnlab.spec.labels import labels, value_label
 from cnnlab.util.text import key_labels
@@ -75,6 +75,38 @@ def test_an_ambiguous_or_missing_choice_lists_the_candidates(folder, args, expec
     path = folder / args["piece"] if "piece" in args else folder
     with pytest.raises(RunChoiceError, match=re.compile(expected, re.DOTALL)):
         find_run(path)
+
+
+def test_a_piece_matches_whole_parts_of_an_id(tmp_path, make_run):
+    """`relu-s1` is the run whose id holds the parts relu and s1, whatever stands between them (the
+    `--set` labels of a sweep trained with data.dataset=shapes); `relu` is never `leaky_relu`."""
+    group = tmp_path / "runs" / "act"
+    runs = [make_run(group, seed=seed, swept={"model.activation": act}, run_id=f"20261202-010203-{act}-dataset_shapes"
+                                                                              f"-s{seed}-{tag}")
+            for act, seed, tag in (("relu", 0, "aa11"), ("relu", 1, "bb22"), ("leaky_relu", 1, "cc33"))]
+    assert find_run(group / "relu-s1") == runs[1]
+    assert find_run(group / "leaky_relu-s1") == runs[2]
+    assert find_run(group / "s1-cc33") == runs[2] and find_run(group / "20261202-010203-leaky") == runs[2]
+    with pytest.raises(RunChoiceError, match=r"^2 runs in .* have 'relu' in their id") as err:
+        find_run(group / "relu")
+    assert "leaky_relu" not in str(err.value)
+    with pytest.raises(RunChoiceError, match="no run in .* has 'elu-s1' in its id"):
+        find_run(group / "elu-s1")
+
+
+def test_inspect_takes_a_piece_of_a_run_id_as_eval_does(cli, tiny_spec, tmp_path):
+    runs = tmp_path / "runs"
+    assert cli("train", tiny_spec(seeds=[0, 1]), "--runs-dir", runs).exit_code == 0
+    first, second = sorted((runs / "tiny").glob("*-s*"))
+    piece = undated(second.name)
+    result = cli("inspect", runs / "tiny" / piece)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"tiny/{second.name}\n") and find_run(runs / "tiny" / piece) == second
+    ambiguous = cli("inspect", runs / "tiny" / first.name[:8])  # the date: both runs' ids start with it
+    assert ambiguous.exit_code == 2
+    lines = ambiguous.stderr.splitlines()
+    assert lines[0].startswith(f"error: 2 runs in {runs / 'tiny'} have '{first.name[:8]}' in their id; name one")
+    assert [line.split()[0] for line in lines[1:]] == [first.name, second.name]
 
 
 def test_mistakes_in_choosing_are_one_line_errors(folder):
