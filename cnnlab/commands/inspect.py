@@ -43,7 +43,8 @@ def inspect(
     For every conv and linear layer and the activation after it: activation mean and std, dead and
     saturated units, distinct units, weight norm, gradient norm (total and per weight) and the
     update-to-weight ratio, with plain-language flags. Runs that differ only in their seed are one
-    configuration: geometric mean over seeds for std, norms and ratios, arithmetic mean otherwise.
+    configuration: geometric mean over seeds for std, norms and ratios, the range of the runs' counts
+    for units (63–64), arithmetic mean otherwise.
     """
     from cnnlab.compare.inspect import show_inspection  # the work, and its imports, only when the command runs
 
