@@ -174,6 +174,25 @@ def test_ls_across_experiments_names_each_and_its_settings(folder, make_run):
     assert re.search(r"run-\d+-s0 +completed +act +activation=relu", out)
 
 
+def test_ls_at_80_columns_keeps_the_settings_before_long_ids_and_names(tmp_path, make_run, monkeypatch):
+    """Across experiments the settings are what tell the runs apart: the ids shrink to their ends (and
+    the name goes) before they do."""
+    monkeypatch.chdir(tmp_path)
+    for i, act in enumerate(("sigmoid", "tanh", "relu", "leaky_relu")):
+        make_run(Path("runs") / "activations", seed=1, swept={"model.activation": act},
+                 run_id=f"20261202-010203-{act}-dataset_shapes-train_size_2000-plus1-s1-{i:04x}")
+    make_run(Path("runs") / "quickstart", run_id="20261202-010203-s0-cd11")
+    make_run(Path("runs") / "quickstart", swept={"model.init": "zeros"}, run_id="20261202-010203-init_zeros-s0-cd12")
+    result = CliRunner().invoke(app, ["ls", "runs"], env={"TTY_COMPATIBLE": "0", "COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[2].split()[:2] == ["run", "status"] and "settings" in lines[2].split()
+    assert lines[4].split()[0] == "s1-0000" and "activation=sigmoid" in lines[4]
+    assert lines[9].split()[0] == "s0-cd12" and "init=zeros" in lines[9]
+    assert "run: the end of its id (its seed and suffix), which FOLDER/PIECE takes." in result.stdout
+    assert find_run(Path("runs/activations/s1-0003")).name.startswith("20261202-010203-leaky_relu-")
+
+
 def test_ls_without_a_runs_folder_says_what_to_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("ls")
