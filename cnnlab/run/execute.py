@@ -92,9 +92,7 @@ class LiveRun:
                                        machine=machine(trainer.device), compute=trainer.compute)
                 summary = self.trainer.run()  # polls for a stop after every step, and checkpoints before stopping
                 self.store.write("summary.json", summary)
-                status = "diverged" if summary.diverged else "completed"
-                outcome = Outcome(status, self.store.path, summary) if self.finish(status) else \
-                    Outcome("failed", self.store.path, summary, f"{status}, but {self.unrecorded}")
+                outcome = self._finished("diverged" if summary.diverged else "completed", summary)
             except Interrupted as stop:
                 outcome = self._interrupted(stop.signum)
             except Exception as err:  # the run failed; its traceback goes to its own log
@@ -135,6 +133,12 @@ class LiveRun:
                                    f"this process has ended")
                 print(f"error: {self.store.path} {status}, but {self.unrecorded}", file=sys.stderr)
                 return False
+
+    def _finished(self, status: str, summary: Any) -> Outcome:
+        """The outcome of a run that trained to its end: no success where its status could not be recorded."""
+        if not self.finish(status) and self.unrecorded is not None:
+            return Outcome("failed", self.store.path, summary, f"{status}, but {self.unrecorded}")
+        return Outcome(status, self.store.path, summary)
 
     def _interrupted(self, signum: int) -> Outcome:
         STOP.adopt(signum)  # under torchrun it may have come to another process
