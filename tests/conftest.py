@@ -100,8 +100,8 @@ def _heavy_imports(*invocations: list) -> list[str]:
 
 @pytest.fixture
 def make_run():
-    """`make_run(group, seed=..., swept=..., test_acc=..., val_acc=[...], status=...)`: a run directory
-    written through the run-record models (RunStore, RunMeta, MetricsRow, RunSummary), as the trainer
+    """`make_run(group, seed=..., swept=..., test_acc=..., val_acc=[...], status=..., params=..., run_id=...)`:
+    a run directory written through the run-record models (RunStore, RunMeta, MetricsRow, RunSummary), as the trainer
     writes it; returns its path. `experiment(group, sweep, claims, ...)` writes the group's sweep.yaml."""
     from cnnlab.rundir.records import MetricsRow, Monitor, RunMeta, RunSummary, epoch_figures
     from cnnlab.rundir.store import RunStore
@@ -111,7 +111,7 @@ def make_run():
 
     def write(group: Path, *, seed: int = 0, swept: dict | None = None, test_acc: float | None = 0.9,
               val_acc: list[float] | None = None, status: str = "completed", classes: int = 8,
-              run_id: str | None = None) -> Path:
+              params: int | None = None, run_id: str | None = None) -> Path:
         swept = swept or {}
         raw = {**TINY, "name": group.name, "seed": seed}
         for key, value in swept.items():
@@ -128,7 +128,7 @@ def make_run():
                                             "seed": seed, "swept": swept, "duration_s": 2.0, "machine": "test machine",
                                             "started": f"2026-11-28T00:00:{next(counter) % 60:02d}"}))
         if status in ("completed", "diverged"):
-            store.write("summary.json", RunSummary(**epoch_figures(rows, Monitor()), test_acc=test_acc,
+            store.write("summary.json", RunSummary(**epoch_figures(rows, Monitor()), test_acc=test_acc, params=params,
                                                    chance_acc=1 / classes, classes=[str(c) for c in range(classes)]))
         return store.path
 

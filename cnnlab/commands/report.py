@@ -47,7 +47,7 @@ def report(
       beyond them; 'A ~ chance' is the same against chance (1/classes) within ±5 points;
     - 'A > B on learns' compares how many seeds learn (test accuracy 5 points above chance) by Fisher's
       exact test; a group whose seeds split between learning and not is flagged bimodal;
-    - a figure the same in every seed (parameters, MACs) settles its claim without a test;
+    - a figure of the architecture (parameters, MACs, receptive field) settles its claim without a test;
     - epochs_to(val_acc >= X) counts a run that never reaches X as its epochs + 1;
     - an inconclusive claim gives the seeds per group that would decide it with 80% power;
     - after cnnlab train --until-decided, the claims are decided look by look, each look at its share of

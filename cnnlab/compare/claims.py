@@ -10,8 +10,10 @@ The test, by the claim's form (documented in `cnnlab report --help` and the repo
   Schuirmann 1987); p is the larger of the two, p_opposite that of the difference being beyond it.
 - `A ~ chance`: the same two one-sided tests, one group against chance (1/k for k classes) with
   ±CHANCE_TOLERANCE.
-- A figure the same in every seed of both groups (parameters, MACs, receptive field) needs no test:
-  it settles the claim.
+- A figure of the architecture (parameters, MACs, receptive field), the same in every seed of both
+  groups, needs no test: it settles the claim. Any other figure is tested, even when its seeds
+  happen to agree (two groups that learned on every seed are 3 of 3 against 3 of 3, not a settled
+  tie).
 Each group takes, per configuration and seed, the latest finished run (completed or diverged); a run
 without the metric (no test split, a diverged run, an epoch it never reached) is left out and
 counted. A group needs MIN_SEEDS seeds.
@@ -42,6 +44,7 @@ MIN_SEEDS = 2  # fewer seeds show no spread: no verdict
 
 Verdict = Literal["holds", "fails", "inconclusive"]
 ORDER = {">": operator.gt, "<": operator.lt}
+ARCHITECTURE = ("params", "macs", "receptive_field")  # figures the model alone fixes: the same in every seed
 TESTS = {  # the test of each form, as the report names it
     "welch": "Welch's t (one-sided)", "tost": "two one-sided Welch tests", "fisher": "Fisher's exact (one-sided)",
     "chance": "two one-sided t-tests against chance", "fixed": "none: the same in every seed", "none": "none",
@@ -160,7 +163,7 @@ def evidence(claim: Claim, runs: Sequence[Run], sweep: dict[str, list[Any]]) -> 
     if min(left.n, right.n) < MIN_SEEDS:
         return Evidence(claim, left, right, "none", reason=f"too few seeds (need {MIN_SEEDS} per group)")
     a, b = list(left.by_seed.values()), list(right.by_seed.values())
-    if len(set(a)) == 1 and len(set(b)) == 1:  # the same in every seed (params, MACs, receptive field)
+    if claim.metric in ARCHITECTURE and len(set(a)) == 1 and len(set(b)) == 1:  # the same in every seed
         return _fixed(claim, left, right, a[0], b[0])
     if claim.learns:
         return _shares(claim, left, right)

@@ -125,7 +125,7 @@ def seeds_needed_words(result: ClaimResult) -> str:
         if result.evidence.test in ("tost", "chance"):
             return f"more than {MAX_SEEDS}: the spread is too wide to settle the margin with seeds"
         return f"more than {MAX_SEEDS}: the difference is too small to settle with seeds"
-    return f"about {result.seeds_needed} seeds per group would decide this"
+    return f"about {result.seeds_needed} seeds per group would decide this, tested once"
 
 
 def claims_table(results: Sequence[ClaimResult]) -> str:
@@ -163,8 +163,8 @@ def verdict_legend() -> str:
         f"against chance (1/classes) within ±{CHANCE_TOLERANCE:.0%}. `A > B on learns` compares how many seeds "
         f"learn (test accuracy more than {LEARNED_ABOVE:.0%} above chance) by Fisher's exact test; a group "
         f"whose seeds split between learning and not is flagged bimodal, whatever its claim's test.",
-        "A figure that is the same in every seed (parameters, MACs, receptive field) needs no test: the claim "
-        "holds or fails by it, outside the adjustment.",
+        "A figure of the architecture (parameters, MACs, receptive field), the same in every seed, needs no "
+        "test: the claim holds or fails by it, outside the adjustment.",
         "`epochs_to(val_acc >= X)` is the first epoch reaching X; a run that never does counts as its epochs + 1 "
         "(a lower bound: such a run looks faster than it is). `auc(val_acc)` is the mean of the validation "
         "curve over the epochs.",

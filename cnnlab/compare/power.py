@@ -49,7 +49,11 @@ def noncentral_t_sf(t: float, df: float, nc: float) -> float:
 
 
 def _welch_terms(sd_a: float, sd_b: float, n: int) -> tuple[float, float]:
+    """The standard error of the difference at n seeds per group, and its degrees of freedom (none to
+    speak of without a spread)."""
     va, vb = sd_a**2 / n, sd_b**2 / n
+    if va + vb == 0.0:
+        return 0.0, math.inf
     return math.sqrt(va + vb), welch_df(va, vb, n, n)
 
 
