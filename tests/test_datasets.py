@@ -109,6 +109,19 @@ def test_availability_is_checked_without_torch_only_when_nothing_will_be_downloa
     check_available(resolve({"data": {"dataset": "mnist", "root": str(tmp_path), "download": True}}).data)
 
 
+def test_a_module_torchvision_reads_the_files_with_is_asked_for_before_any_run(tmp_path):
+    """`pip install -e .` installs no SciPy, with which torchvision reads SVHN's .mat files: the pre-flight
+    names it, where each run would have failed on its import."""
+    assert source("svhn").needs == ("scipy",)
+    written("svhn", tmp_path)
+    lacking = dataclasses.replace(source("svhn"), needs=("scipy", "no_such_module_of_cnnlab"))
+    with pytest.raises(DatasetError) as err:
+        lacking.ensure_available(tmp_path, download=False)
+    assert one_line(err) == ("svhn: torchvision reads its files with no_such_module_of_cnnlab, which is not installed "
+                             "here: pip install no_such_module_of_cnnlab")
+    source("svhn").ensure_available(tmp_path, download=False)  # SciPy is installed here
+
+
 def test_the_download_hosts_are_torchvisions_own():
     from torchvision import datasets
 

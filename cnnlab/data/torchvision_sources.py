@@ -12,6 +12,7 @@ load too, and a start does not hash 180 MB. Downloads are still checked against 
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import tarfile
 import zipfile
@@ -66,6 +67,7 @@ class TorchvisionSource:
     read: Reader
     urls: tuple[str, ...]  # where torchvision downloads them from (its mirrors, or its archive)
     cached: bool = False  # keep the decoded tensors in data.root (for a slow format: SVHN's .mat)
+    needs: tuple[str, ...] = ()  # modules torchvision reads the files with that cnnlab does not install (SVHN: scipy)
 
     def fingerprint(self, root: Path) -> str | None:
         found = files_fingerprint((Path(root) / f for f in self.files), Path(root))
@@ -94,7 +96,11 @@ class TorchvisionSource:
 
     def ensure_available(self, root: Path, download: bool) -> None:
         """Files absent and not to be downloaded: with data.download off, or when none of the download
-        hosts answers (offline, a firewall)."""
+        hosts answers (offline, a firewall); or a module torchvision reads them with that is not installed
+        (`pip install -e .` leaves out SciPy, which only SVHN needs)."""
+        if absent := [module for module in self.needs if importlib.util.find_spec(module) is None]:
+            raise DatasetError(f"{self.name}: torchvision reads its files with {absent[0]}, which is not installed "
+                               f"here: pip install {absent[0]}")
         if all((Path(root) / f).is_file() for f in self.files):
             return
         if not download:
@@ -260,4 +266,4 @@ def cifar100() -> TorchvisionSource:
 @DATASETS.register("svhn", "SVHN house-number digits, 3×32×32, 10 classes (torchvision; decoded once, cached)")
 def svhn() -> TorchvisionSource:
     return TorchvisionSource("svhn", DatasetInfo(3, 32, 32, 10, DIGITS), ("train_32x32.mat", "test_32x32.mat"),
-                             svhn_reader, SVHN_URLS, cached=True)
+                             svhn_reader, SVHN_URLS, cached=True, needs=("scipy",))
