@@ -61,8 +61,9 @@ value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=4) | st.dict
 
 
 def check(spec_file: Path, text: str | bytes, overrides: list[str] = ()) -> None:
-    """The pre-training path of `cnnlab train`: only CnnlabError may escape; no case may hang."""
-    spec_file.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    """The pre-training path of `cnnlab train`: only CnnlabError may escape; no case may hang. A text
+    with NOT_UTF8's surrogates is written as the bytes they stand for."""
+    spec_file.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape"))
     start = time.perf_counter()
     try:
         planned = plan(TrainRequest(spec_file, tuple(overrides), dry_run=True))  # validation and pre-flight

@@ -3,7 +3,8 @@ order kept, short lists of numbers on one line).
 
 Loading is the edge where any text comes in (specs, `--set` values, run files written by anyone), so
 every problem is one YamlError (a yaml.YAMLError) with a one-line message and the line it concerns:
-syntax, a tag that is not plain data (`!!python/...`, `!!set`, `!!binary`), an integer that is not
+syntax, a tag that is not plain data (`!!python/...`, `!!set`, `!!binary`), a string that escapes a
+lone surrogate (`"\\uDCFF"`: no text, as no file's bytes decode to it), an integer that is not
 one or does not fit in 64 bits, nesting deeper than MAX_DEPTH, more than MAX_VALUES values (counted
 from the parser's events, before any node is built), or aliases that expand to more than MAX_VALUES
 values (a "billion laughs" document is refused from its node graph, before anything is built, and
@@ -50,6 +51,15 @@ def _plain_constructors(base: type) -> type:
     def as_text(loader, node):
         return loader.construct_scalar(node)
 
+    def text(loader, node):  # a double-quoted "\uDCFF" is a lone surrogate: no text a file or terminal takes
+        value = loader.construct_scalar(node)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise YamlError(f"a string escapes U+{ord(value[err.start]):04X}, a lone surrogate, which is no text",
+                            node.start_mark) from None
+        return value
+
     def integer(loader, node):
         text = loader.construct_scalar(node)
         digits = len(text.lstrip("+-").replace("_", ""))
@@ -76,6 +86,7 @@ def _plain_constructors(base: type) -> type:
                         f"booleans, null) is allowed", node.start_mark)
 
     Loader.add_constructor(TAG + "timestamp", as_text)
+    Loader.add_constructor(TAG + "str", text)
     Loader.add_constructor(TAG + "int", integer)
     Loader.add_constructor(TAG + "float", floating)
     for tag in ("set", "binary", "omap", "pairs"):
