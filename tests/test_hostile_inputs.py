@@ -83,6 +83,16 @@ def test_a_description_of_megabytes_is_never_trained_nor_copied(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_description_longer_than_a_spec_file_is_refused_from_python_too():
+    """`cnnlab.train(spec_dict)` reads no file: the description's own cap refuses it, in one line."""
+    from cnnlab.spec import SpecError, resolve
+    from cnnlab.util.reading import SPEC_BYTES
+
+    with pytest.raises(SpecError, match="^description: String should have at most 1048576 characters") as err:
+        resolve({**TINY, "description": "x" * (SPEC_BYTES + 1)})
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
 def test_a_long_plain_list_within_the_cap_is_refused_for_what_it_is(tmp_path):
     """Under the size cap, more values than a spec can hold: named as a long list, not blamed on aliases."""
     spec = tmp_path / "list.yaml"
