@@ -8,7 +8,9 @@ rounds (round-robin, so that a drifting machine slows all alike) and prints per 
 wall time, the median CPU time of the process (on a shared machine CPU time shows what load does to
 the wall time) and the ratio to `python -c "import typer"`, the floor of any Typer command.
 
-    .venv/bin/python benchmarks/bench_compare.py [--runs 1000] [--repeat 7]
+    .venv/bin/python benchmarks/bench_compare.py [--runs 1000] [--repeat 7] [--quick]
+
+--quick: 20 runs, one round (the test suite runs it: the benchmark works, its figures mean nothing).
 """
 
 from __future__ import annotations
@@ -177,7 +179,11 @@ def arguments(doc: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
-    return parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="20 runs, one round: does it work?")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.repeat = 20, 1
+    return args
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """What the per-layer diagnostics and the distributions cost: their time as a share of training time.
 
     .venv/bin/python benchmarks/bench_diagnostics.py [--workload quickstart lenet5_mnist] [--repeats 3]
-        [--epochs N] [--threads N] [--data /tmp/cnnlab-bench]
+        [--epochs N] [--threads N] [--data /tmp/cnnlab-bench] [--quick]
 
 Each workload trains through cnnlab's real code path (execute_run, what `cnnlab train` calls) twice per
 repetition, with diagnostics on (the default: a probe batch of 128 images at init and after every epoch,
@@ -16,7 +16,8 @@ train.diagnostics.steps steps, about 20 in the run, for the percentiles) and off
   on/off    the whole run's wall time with diagnostics over without (noisier: two runs)
 Workloads: `quickstart` (experiments/quickstart.yaml: shapes, 7,200 training images, a small CNN with
 batch norm) and `lenet5_mnist` (experiments/lenet5_mnist.yaml on 60,000 synthetic MNIST-format images
-written under --data in the IDX layout).
+written under --data in the IDX layout). --quick: one repetition of one epoch on 1,000 images of each (the
+test suite runs it: the benchmark works, its figures mean nothing).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ WORKLOADS = {
     "quickstart": (REPO / "experiments" / "quickstart.yaml", []),
     "lenet5_mnist": (REPO / "experiments" / "lenet5_mnist.yaml", ["data.download=false"]),
 }
+QUICK = {"quickstart": ["data.dataset.train_size=1000", "data.dataset.test_size=200"], "lenet5_mnist": []}
+MNIST_SIZES, QUICK_SIZES = (60_000, 10_000), (1_000, 200)  # MNIST-format images written: train, test
 
 
 class Timed:
@@ -74,11 +77,12 @@ class Timed:
 
 def spec_for(name: str, args: argparse.Namespace, on: bool) -> Spec:
     path, extra = WORKLOADS[name]
-    overrides = [*extra, "train.device=cpu", f"train.diagnostics.every={1 if on else 0}"]
+    overrides = [*extra, *(QUICK[name] if args.quick else []), "train.device=cpu",
+                 f"train.diagnostics.every={1 if on else 0}"]
     if name == "lenet5_mnist":
-        root = args.data / "mnist"
+        root = args.data / ("mnist-quick" if args.quick else "mnist")
         if not root.exists():
-            testing.write_synthetic("mnist", root, 60_000, 10_000)
+            testing.write_synthetic("mnist", root, *(QUICK_SIZES if args.quick else MNIST_SIZES))
         overrides.append(f"data.root={root}")
     if args.epochs:
         overrides.append(f"train.epochs={args.epochs}")
@@ -108,7 +112,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: the experiment's")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "cnnlab-bench")
+    parser.add_argument("--quick", action="store_true", help="one epoch once on little data: does it work?")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.epochs = 1, 1
     print(f"{os.cpu_count()} CPUs, torch {torch.__version__}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as runs:
         for name in args.workload:

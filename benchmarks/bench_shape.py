@@ -7,7 +7,9 @@ most 0.15 of the time of the bare torch import.
 Both run with their bytecode cached, as an installed cnnlab runs (PYTHONDONTWRITEBYTECODE is dropped
 for them, so the untimed first run writes cnnlab's __pycache__; torch's came with its install).
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_shape.py [--repeat 7]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_shape.py [--repeat 7] [--quick]
+
+--quick: one round (the test suite runs it: the benchmark works, its figures mean little).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def seconds(command: list[str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="one round: does it work?")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 1
     variants = {"cnnlab shape": SHAPE, "python -c 'import torch'": TORCH}
     for command in variants.values():  # warm the file cache (and write cnnlab's bytecode) once, untimed
         seconds(command)

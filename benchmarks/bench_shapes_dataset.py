@@ -1,8 +1,9 @@
 """Time shapes-dataset generation (median of several runs) and optionally save a grid of examples.
 
-    .venv/bin/python benchmarks/bench_shapes_dataset.py [--n 10000] [--repeats 5] [--grid /tmp/shapes.png]
+    .venv/bin/python benchmarks/bench_shapes_dataset.py [--n 10000] [--repeats 5] [--grid /tmp/shapes.png] [--quick]
 
-The grid (one row per class) is for looking at: does each class look like its name?
+The grid (one row per class) is for looking at: does each class look like its name? --quick: 200
+images, one run each (the test suite runs it: the benchmark works, its figures mean nothing).
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="images per generate() call")
     parser.add_argument("--repeats", type=int, default=5, help="runs per setting; prints the median")
     parser.add_argument("--grid", help="also save a grid of examples here (and PATH-rgb.png)")
+    parser.add_argument("--quick", action="store_true", help="200 images, one run each: does it work?")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.repeats = 200, 1
 
     for size, channels in [(28, 1), (28, 3), (64, 1)]:
         seconds = median_seconds(args.repeats, args.n, image_size=size, channels=channels)

@@ -2,7 +2,10 @@
 degrades gracefully when other processes want the same cores.
 
     .venv/bin/python benchmarks/bench_threads.py [--repeats 3] [--scenarios alone busy twin] [--configs ...]
-        [--wait-quiet 60] [--priority -20]
+        [--wait-quiet 60] [--priority -20] [--quick]
+
+--quick measures cnnlab's default beside the hand loop once, alone, on 400 images (the test suite runs
+it: the benchmark works, its figures mean nothing).
 
 Every measurement is a fresh process (OMP_WAIT_POLICY is read when torch loads), timing the training
 loop alone (images/s of one epoch of the quickstart model on 7,200 `shapes` images, batch 64):
@@ -65,6 +68,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "experiments" / "quickstart.yaml"
 OVERRIDES = ["train.epochs=1", "train.device=cpu", "data.dataset.train_size=8000", "data.dataset.test_size=200"]
+QUICK = ["data.dataset.train_size=400"]  # --quick: after OVERRIDES
 CONFIGS = {  # name → (environment additions, worker arguments)
     "torch": ({}, []),
     "one": ({}, ["--threads", "1"]),
@@ -95,7 +99,8 @@ def worker(args: argparse.Namespace) -> None:
         torch.set_num_interop_threads(args.interop)
     from cnnlab.spec import load_spec
 
-    spec = load_spec(QUICKSTART, [*OVERRIDES, *([f"train.threads={args.threads}"] if args.threads else [])])
+    spec = load_spec(QUICKSTART, [*OVERRIDES, *(QUICK if args.quick else []),
+                                  *([f"train.threads={args.threads}"] if args.threads else [])])
     rate = train_cnnlab(spec) if args.kind == "cnnlab" else train_by_hand(spec)
     print(json.dumps({"images_per_second": rate, "threads": torch.get_num_threads(),
                       "wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
@@ -124,11 +129,11 @@ def train_by_hand(spec) -> float:
 # ---------------------------------------------------------------- the parent: scenarios × configurations
 
 
-def child(kind: str, config: str) -> subprocess.Popen:
+def child(kind: str, config: str, quick: bool) -> subprocess.Popen:
     env_extra, extra = CONFIGS[config]
     env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
-    return subprocess.Popen([sys.executable, __file__, "--worker", kind, *extra], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, __file__, "--worker", kind, *extra, *["--quick"] * quick], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def result(proc: subprocess.Popen) -> dict:
@@ -138,11 +143,11 @@ def result(proc: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(kind: str, config: str, scenario: str) -> float:
+def measure(kind: str, config: str, scenario: str, quick: bool) -> float:
     if scenario == "twin":
-        pair = [child(kind, config), child(kind, config)]
+        pair = [child(kind, config, quick), child(kind, config, quick)]
         return statistics.fmean(result(p)["images_per_second"] for p in pair)
-    return result(child(kind, config))["images_per_second"]
+    return result(child(kind, config, quick))["images_per_second"]
 
 
 def raise_priority(nice: int) -> None:
@@ -184,7 +189,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--interop", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cnnlab-default", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="cnnlab's default once, alone: does it work?")
     args = parser.parse_args()
+    if args.quick and not args.kind:
+        args.repeats, args.configs, args.scenarios = 1, ["cnnlab"], ["alone"]
     if args.kind:
         worker(args)
         return
@@ -208,7 +216,7 @@ def main() -> None:
                 order = order[rep % len(order):] + order[:rep % len(order)]
                 for name in order:
                     rates[name].append(measure("hand" if name == "hand" else "cnnlab", "torch" if name == "hand"
-                                               else name, scenario))
+                                               else name, scenario, args.quick))
                 print(f"  repetition {rep + 1}: " + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()))
         finally:
             if hog is not None:

@@ -1,7 +1,10 @@
 """Training speed of cnnlab against a hand-written loop and the usual DataLoader pipeline.
 
     .venv/bin/python benchmarks/bench_training_speed.py [--dataset mnist cifar10] [--repeats 3] [--epochs 1]
-        [--batch-size 128] [--workers 0] [--threads N] [--data /tmp/cnnlab-bench] [--memory]
+        [--batch-size 128] [--workers 0] [--threads N] [--data /tmp/cnnlab-bench] [--memory] [--quick]
+
+--quick runs every part once on 500 + 100 images of each format (seconds; the test suite runs it):
+its figures say that the benchmark works, not how fast anything is.
 
 The same model (LeNet-5, experiments/lenet5_mnist.yaml), data, batch size and epochs; images per second of
   A  cnnlab's real code path: execute_run (what `cnnlab train` calls) with its Rich reporter, validation
@@ -56,11 +59,16 @@ DATASETS = {  # name → (train size, test size, --set overrides of the experime
     "mnist": (60_000, 10_000, []),
     "cifar10": (50_000, 10_000, ["data.dataset=cifar10", "data.pad=0"]),
 }
+QUICK_SIZES = (500, 100)  # --quick: images of each split
 
 
-def write_data(root: Path, name: str) -> None:
-    n_train, n_test, _ = DATASETS[name]
-    testing.write_synthetic(name, root, n_train, n_test)
+def data_root(args: argparse.Namespace, name: str) -> Path:
+    """Where the synthetic images of `name` are (written once): --quick's fewer beside the full ones."""
+    root = args.data / (f"{name}-quick" if args.quick else name)
+    if not root.exists():
+        n_train, n_test = QUICK_SIZES if args.quick else DATASETS[name][:2]
+        testing.write_synthetic(name, root, n_train, n_test)
+    return root
 
 
 def experiment(name: str, root: Path, args: argparse.Namespace) -> Spec:
@@ -94,10 +102,11 @@ def run_a(spec: Spec, runs_dir: Path) -> tuple[float, float]:
         reporters.append(TimedReporter(store, spec.train.epochs))
         return reporters[-1]
 
-    outcome = execute_run(RunSpec(spec), runs_dir, make, command=["bench"])
+    # force: each repetition trains the same spec again, where it would be skipped as completed
+    outcome = execute_run(RunSpec(spec), runs_dir, make, command=["bench"], force=True)
     assert outcome.status == "completed", outcome.error
-    images = outcome.summary["split_sizes"]["train"] * spec.train.epochs
-    return images / (reporters[0].end - reporters[0].start), outcome.summary["images_per_second"]
+    images = outcome.summary.split_sizes["train"] * spec.train.epochs
+    return images / (reporters[0].end - reporters[0].start), outcome.summary.images_per_second
 
 
 def lenet(spec: Spec, info) -> torch.nn.Module:
@@ -168,16 +177,14 @@ def peak_rss_mib(command: list[str]) -> float:
     return int(out.stdout.split()[-1]) / 1024
 
 
-def measure_memory(root: Path, runs_dir: Path) -> None:
-    if not root.exists():
-        write_data(root, "mnist")
+def measure_memory(root: Path, runs_dir: Path, images: int) -> None:
     baseline = peak_rss_mib([sys.executable, "-c", "import torch, torchvision"])
     train = peak_rss_mib([sys.executable, "-m", "cnnlab", "train", str(EXPERIMENT), "--runs-dir", str(runs_dir),
                           "--set", f"data.root={root}", "--set", "data.download=false", "--set", "train.epochs=1",
                           "--set", "train.threads=1"])
-    print(f"peak RSS: cnnlab train (60,000 MNIST-format images, 1 epoch) {train:.0f} MiB; "
+    print(f"peak RSS: cnnlab train ({images:,} MNIST-format images, 1 epoch) {train:.0f} MiB; "
           f"import torch, torchvision {baseline:.0f} MiB; difference {train - baseline:.0f} MiB "
-          f"(the uint8 images: {60_000 * 32 * 32 / 2**20:.0f} MiB padded to 32×32)")
+          f"(the uint8 images: {images * 32 * 32 / 2**20:.0f} MiB padded to 32×32)")
 
 
 def main() -> None:
@@ -191,7 +198,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads for all three (default: torch's)")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "cnnlab-bench")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS of cnnlab train")
+    parser.add_argument("--quick", action="store_true", help="every part once on little data: does it work?")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.epochs = 1, 1
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -199,9 +209,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as runs:
         for name in args.dataset:
-            root = args.data / name
-            if not root.exists():
-                write_data(root, name)
+            root = data_root(args, name)
             spec = experiment(name, root, args)
             runners = {
                 "A": functools.partial(run_a, spec, Path(runs)),
@@ -228,7 +236,7 @@ def main() -> None:
                   f"A(loop)/B {a_loop / b:.2f}; median of the ratios within a repetition: "
                   f"A/B {paired['B']:.2f}  A/C {paired['C']:.2f}")
         if args.memory:
-            measure_memory(args.data / "mnist", Path(runs))
+            measure_memory(data_root(args, "mnist"), Path(runs), QUICK_SIZES[0] if args.quick else DATASETS["mnist"][0])
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

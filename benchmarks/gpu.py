@@ -3,6 +3,7 @@ model, data and batch, at fp32 / bf16 / bf16 + channels-last / + torch.compile.
 
     python benchmarks/gpu.py            # a CUDA GPU: under 5 minutes on one H100
     python benchmarks/gpu.py --small    # little data and a narrow net: runs (slowly) on a CPU
+    python benchmarks/gpu.py --quick    # --small on less, fp32 and bf16 + channels-last only: does it work?
 
 Two models:
   LeNet-5 (experiments/lenet5_mnist.yaml) on 60,000 MNIST-format images (28×28 padded to 32×32), batch 128;
@@ -84,11 +85,13 @@ class Model:
     spec: dict  # the experiment (before the benchmark's own keys)
 
 
-def models(small: bool) -> list[Model]:
+def models(small: bool, quick: bool = False) -> list[Model]:
     lenet = load_spec(REPO / "experiments" / "lenet5_mnist.yaml").resolved()
     cifar = {"name": "airbench_cifar10", "data": {"dataset": "cifar10"},
              "model": airbench(16 if small else 64),
              "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}}}
+    if quick:
+        return [Model("LeNet-5", "mnist", 128, 32, 32, lenet), Model("airbench-style", "cifar10", 64, 16, 32, cifar)]
     if small:
         return [Model("LeNet-5", "mnist", 2_000, 200, 64, lenet),
                 Model("airbench-style", "cifar10", 1_000, 100, 64, cifar)]
@@ -205,7 +208,12 @@ def main() -> None:
                         default=["LeNet-5", "airbench-style"])
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "cnnlab-gpu-bench")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--quick", action="store_true", help="--small on less data, 2 epochs, fp32 and bf16+cl: "
+                                                             "does it work? (the test suite runs it)")
     args = parser.parse_args()
+    if args.quick:
+        args.small, args.epochs, args.repeats = True, 2, 1
+        args.settings = [s for s in args.settings if s in ("fp32", "bf16+cl")]
     if args.epochs < 2:
         parser.error("--epochs: at least 2 (the first is warm-up)")
     cuda = torch.cuda.is_available()
@@ -221,7 +229,7 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     began = time.perf_counter()
     rows, speeds = [], {}
-    for model in (m for m in models(args.small) if m.name in args.models):
+    for model in (m for m in models(args.small, args.quick) if m.name in args.models):
         root = args.data / f"{model.dataset}-{model.train}"
         if not root.exists():
             testing.write_synthetic(model.dataset, root, model.train, model.test)

@@ -11,9 +11,10 @@ import functools
 import gc
 import importlib
 import inspect
+import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import typer
@@ -48,6 +49,10 @@ class OneLineErrors(TyperGroup):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
+        given = kwargs.get("args", args[0] if args else None)
+        if (problem := not_utf8(sys.argv[1:] if given is None else given)) is not None:
+            typer.echo(f"error: {problem}", err=True)
+            sys.exit(2)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except _click_errors.NoArgsIsHelpError as err:
@@ -59,6 +64,18 @@ class OneLineErrors(TyperGroup):
             typer.echo(f"error: {err.format_message()}{hint}", err=True)
             sys.exit(err.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def not_utf8(arguments: Sequence[str]) -> str | None:
+    """What is wrong with the first argument that is not UTF-8 text (Python hands such bytes on as lone
+    surrogates, which no file, YAML parser or terminal takes), shown with its bytes escaped; None if all are."""
+    for number, argument in enumerate(arguments, 1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(argument).decode("utf-8", "backslashreplace")
+            return f"argument {number} ({shown}) is not UTF-8 text; cnnlab takes UTF-8 arguments, file names included"
+    return None
 
 
 class LazyCommands(Mapping):

@@ -100,8 +100,8 @@ def _heavy_imports(*invocations: list) -> list[str]:
 
 @pytest.fixture
 def make_run():
-    """`make_run(group, seed=..., swept=..., test_acc=..., val_acc=[...], status=..., params=...)`: a run directory
-    written through the run-record models (RunStore, RunMeta, MetricsRow, RunSummary), as the trainer
+    """`make_run(group, seed=..., swept=..., test_acc=..., val_acc=[...], status=..., params=..., run_id=...)`:
+    a run directory written through the run-record models (RunStore, RunMeta, MetricsRow, RunSummary), as the trainer
     writes it; returns its path. `experiment(group, sweep, claims, ...)` writes the group's sweep.yaml."""
     from cnnlab.rundir.records import MetricsRow, Monitor, RunMeta, RunSummary, epoch_figures
     from cnnlab.rundir.store import RunStore
@@ -111,13 +111,13 @@ def make_run():
 
     def write(group: Path, *, seed: int = 0, swept: dict | None = None, test_acc: float | None = 0.9,
               val_acc: list[float] | None = None, status: str = "completed", classes: int = 8,
-              params: int | None = None) -> Path:
+              params: int | None = None, run_id: str | None = None) -> Path:
         swept = swept or {}
         raw = {**TINY, "name": group.name, "seed": seed}
         for key, value in swept.items():
             raw = apply_override(raw, key, value)
         spec = resolve(raw)
-        run_id = f"run-{next(counter):04d}-s{seed}"
+        run_id = run_id or f"run-{next(counter):04d}-s{seed}"
         store = RunStore.create(group.parent, group.name, lambda: run_id)
         store.write_yaml("spec.yaml", spec.resolved())
         val_acc = val_acc if val_acc is not None else [test_acc or 0.5] * 2

@@ -83,7 +83,7 @@ def test_missing_files_are_named_with_their_place(tmp_path, name):
     message = one_line(err)
     for file in source(name).files:
         assert str(tmp_path / "data" / file) in message
-    assert "data.download is false" in message and "dataset: shapes" in message
+    assert "data.download is false" in message and message.endswith("--set data.dataset=shapes")
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -96,13 +96,73 @@ def test_one_missing_file_is_the_one_named(tmp_path, name):
     assert f"expected {tmp_path / gone};" in one_line(err)
 
 
-def test_availability_is_checked_without_torch_only_when_nothing_will_be_downloaded(tmp_path):
+def test_availability_is_checked_without_torch_only_when_nothing_will_be_downloaded(tmp_path, monkeypatch):
     with pytest.raises(DatasetMissingError, match="MNIST/raw/t10k-labels-idx1-ubyte"):
         check_available(resolve({"data": {"dataset": "mnist", "root": str(tmp_path), "download": False}}).data)
+    monkeypatch.setattr(torchvision_sources, "reachable", lambda urls: True)  # online: the download will work
     check_available(resolve({"data": {"dataset": "mnist", "root": str(tmp_path), "download": True}}).data)
+    monkeypatch.setattr(torchvision_sources, "reachable", lambda urls: False)
+    with pytest.raises(DatasetMissingError, match="its download hosts .* cannot be reached from here"):
+        check_available(resolve({"data": {"dataset": "mnist", "root": str(tmp_path), "download": True}}).data)
     check_available(resolve({"data": {"dataset": "shapes", "root": str(tmp_path), "download": False}}).data)
     written("mnist", tmp_path)
-    check_available(resolve({"data": {"dataset": "mnist", "root": str(tmp_path), "download": False}}).data)
+    check_available(resolve({"data": {"dataset": "mnist", "root": str(tmp_path), "download": True}}).data)
+
+
+def test_a_module_torchvision_reads_the_files_with_is_asked_for_before_any_run(tmp_path):
+    """`pip install -e .` installs no SciPy, with which torchvision reads SVHN's .mat files: the pre-flight
+    names it, where each run would have failed on its import."""
+    assert source("svhn").needs == ("scipy",)
+    written("svhn", tmp_path)
+    lacking = dataclasses.replace(source("svhn"), needs=("scipy", "no_such_module_of_cnnlab"))
+    with pytest.raises(DatasetError) as err:
+        lacking.ensure_available(tmp_path, download=False)
+    assert one_line(err) == ("svhn: torchvision reads its files with no_such_module_of_cnnlab, which is not installed "
+                             "here: pip install no_such_module_of_cnnlab")
+    source("svhn").ensure_available(tmp_path, download=False)  # SciPy is installed here
+
+
+def test_the_download_hosts_are_torchvisions_own():
+    from torchvision import datasets
+
+    urls = {name: source(name).urls for name in TORCHVISION}
+    assert urls["mnist"] == tuple(datasets.MNIST.mirrors)
+    assert urls["fashion_mnist"] == tuple(datasets.FashionMNIST.mirrors)
+    assert urls["kmnist"] == tuple(datasets.KMNIST.mirrors)
+    assert urls["cifar10"] == (datasets.CIFAR10.url,) and urls["cifar100"] == (datasets.CIFAR100.url,)
+    assert urls["svhn"] == tuple(datasets.SVHN.split_list[split][0] for split in ("train", "test"))
+
+
+def test_whether_a_host_answers_is_known_within_the_bound(monkeypatch):
+    import socket
+    import time
+
+    from cnnlab.data import download
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert download.reachable([f"http://127.0.0.1:{port}/mnist/"])
+    assert not download.reachable([f"http://127.0.0.1:{port}/mnist/"])  # closed now: refused at once
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: time.sleep(30))  # packets dropped
+    start = time.monotonic()
+    assert not download.reachable(["https://example.org/a", "https://example.org/b"], timeout=0.5)
+    assert time.monotonic() - start < 5  # the bound, not the 30 s a silent network would take
+
+
+def test_a_sweep_on_a_dataset_that_cannot_be_had_fails_once_before_any_run(tmp_path):
+    """Offline (as CI and this machine are, but for package registries), depth.yaml's 24 MNIST runs once
+    made 24 failed run directories, each with the same download error."""
+    if torchvision_sources.reachable(torchvision_sources.MNIST_URLS):
+        pytest.skip("online: MNIST's download host answers here")
+    experiment = Path(__file__).parent.parent / "experiments" / "depth.yaml"
+    done = subprocess.run([sys.executable, "-m", "cnnlab", "train", str(experiment), "--jobs", "2", "--runs-dir",
+                           str(tmp_path / "runs"), "--set", f"data.root={tmp_path / 'data'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: mnist: dataset files not found")
+    assert "cannot be reached from here" in done.stderr
+    assert done.stderr.rstrip().endswith("--set data.dataset=shapes")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_exact_mnist_layout_is_in_the_message(tmp_path):

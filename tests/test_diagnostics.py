@@ -278,3 +278,22 @@ def test_distinct_units_count_outputs_equal_up_to_a_relative_tolerance():
     a, b = torch.randn(256), torch.randn(256)
     units = torch.stack([a, a * (1 + 1e-6), b, torch.zeros(256), torch.zeros(256), a + 0.1])
     assert distinct_units(units).item() == 4  # a (twice), b, zeros (twice), a shifted
+
+
+def test_unit_counts_over_seeds_are_counts_or_their_range(tmp_path, make_run):
+    """Two seeds with 64 and 63 distinct units: the table says 63–64, never a mean of 63.5."""
+    from cnnlab.rundir.csv_files import diagnostics_csv
+
+    group = tmp_path / "runs" / "tiny"
+    for seed, distinct in ((0, 64), (1, 63)):
+        run = make_run(group, seed=seed)
+        values = (("units", 64), ("distinct_units", distinct), ("act_std", 1.0))
+        rows = [DiagnosticsRow(epoch=epoch, layer="conv1", depth=1, activation="relu", statistic=statistic, value=value)
+                for epoch in (0, 2) for statistic, value in values]
+        (run / "diagnostics.csv").write_text(diagnostics_csv(rows))
+    result = CliRunner().invoke(app, ["inspect", str(group)], env={"COLUMNS": "120", "TTY_COMPATIBLE": "0"})
+    assert result.exit_code == 0, result.output
+    conv1 = [line.split() for line in result.stdout.splitlines() if line.startswith("conv1")]
+    assert conv1 == [["conv1", "relu", "64", "63–64", "1"]] * 2
+    markdown = CliRunner().invoke(app, ["inspect", str(group), "--format", "markdown"]).stdout
+    assert "| conv1 | relu | 64 | 63–64 | 1 |" in markdown and "63.5" not in markdown

@@ -1,6 +1,7 @@
 """The README and the manual in docs/ hold together: every relative link names a file that exists
 (relative to the page that links it) and, with a #fragment, a heading of that file, by GitHub's
-anchor rule; the README and the manual's index link every page of docs/. Reads text only."""
+anchor rule; the README and the manual's index link every page of docs/; the README's set-up is two
+commands, the second the one CI runs. Reads text only."""
 
 from __future__ import annotations
 
@@ -135,3 +136,20 @@ def test_a_broken_link_is_named_with_its_line_and_reason(tmp_path):
     assert problems[1].startswith("README.md:7: (docs/a.md#not-a-heading): docs/a.md has no heading #not-a-heading")
     assert "its-part" in problems[1] and "not-a-heading" not in problems[1].split("(it has:")[1]
     assert problems[2].startswith("README.md:7: (data.csv#row): #row points into data.csv")
+
+
+def setup_commands() -> list[str]:
+    """The bash blocks of the README's set-up section, each one line."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Set-up: two commands\n", 1)[1]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)]
+
+
+def test_the_set_up_is_two_commands_and_ci_runs_the_second_verbatim():
+    """The first installs what training needs (no test tools, SciPy or Ray: 0.4 GB less), the
+    second adds [dev] and runs the tests, and CI runs exactly that second line."""
+    train, tests = setup_commands()
+    assert "\n" not in train + tests
+    assert train == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/cnnlab train " \
+                    "experiments/quickstart.yaml"
+    assert tests == "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/python -m pytest"
+    assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()

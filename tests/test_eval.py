@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,9 @@ def spoil(best: Path, how: str, tmp_path: Path) -> None:
     elif how == "unreadable":  # a directory where the file should be: unreadable even for root
         best.unlink()
         best.mkdir()
+    elif how == "fifo":  # that no process writes: reading it would wait forever
+        best.unlink()
+        os.mkfifo(best)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +107,8 @@ def spoil(best: Path, how: str, tmp_path: Path) -> None:
         ("wrong-keys", "not a cnnlab checkpoint (expected a mapping with model weights and an epoch)"),
         ("newer-format", "written by a newer cnnlab (checkpoint format 3; this one reads 2): upgrade cnnlab"),
         ("other-architecture", "its weights do not fit this run's model (Missing key(s) in state_dict"),
-        ("unreadable", "cannot be read (Is a directory)"),
+        ("unreadable", "a directory, not a regular file (cnnlab reads only regular files)"),
+        ("fifo", "a FIFO, not a regular file (cnnlab reads only regular files)"),
     ],
 )
 def test_eval_of_a_bad_checkpoint_is_one_line(cli, trained_run, tmp_path, how, expected):

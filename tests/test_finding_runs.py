@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cnnlab.cli import app
 from cnnlab.compare.find import RunChoiceError, find_run
 from cnnlab.compare.metrics import CompareError
-from cnnlab.rundir.ids import make_run_id
+from cnnlab.rundir.ids import make_run_id, undated
 from cnnlab.spec import expand_runs, load_experiment
 from cnnlab.spec.labels import labels, value_label
 from cnnlab.util.text import key_labels
@@ -68,12 +68,45 @@ def test_a_piece_of_a_run_id_names_the_run_and_narrows_latest_and_best(folder):
     ({}, r"runs/act holds 4 runs; name one .* or add --latest or --best METRIC:\n  run-\d+-s0  completed  "
          r"test acc 80.00%\n.*\n  run-\d+-s1  failed$"),
     ({"piece": "s1"}, r"2 runs in runs/act have 's1' in their id; name one"),
-    ({"piece": "zzz"}, r"no run in runs/act has 'zzz' in its id:\n  run-\d+-s0"),
+    ({"piece": "zzz"}, r"no run in runs/act has 'zzz' in its id \(a piece matches whole parts between dashes\):\n"
+                       r"  run-\d+-s0"),
 ])
 def test_an_ambiguous_or_missing_choice_lists_the_candidates(folder, args, expected):
     path = folder / args["piece"] if "piece" in args else folder
     with pytest.raises(RunChoiceError, match=re.compile(expected, re.DOTALL)):
         find_run(path)
+
+
+def test_a_piece_matches_whole_parts_of_an_id(tmp_path, make_run):
+    """`relu-s1` is the run whose id holds the parts relu and s1, whatever stands between them (the
+    `--set` labels of a sweep trained with data.dataset=shapes); `relu` is never `leaky_relu`."""
+    group = tmp_path / "runs" / "act"
+    runs = [make_run(group, seed=seed, swept={"model.activation": act}, run_id=f"20261202-010203-{act}-dataset_shapes"
+                                                                              f"-s{seed}-{tag}")
+            for act, seed, tag in (("relu", 0, "aa11"), ("relu", 1, "bb22"), ("leaky_relu", 1, "cc33"))]
+    assert find_run(group / "relu-s1") == runs[1]
+    assert find_run(group / "leaky_relu-s1") == runs[2]
+    assert find_run(group / "s1-cc33") == runs[2] and find_run(group / "20261202-010203-leaky") == runs[2]
+    with pytest.raises(RunChoiceError, match=r"^2 runs in .* have 'relu' in their id") as err:
+        find_run(group / "relu")
+    assert "leaky_relu" not in str(err.value)
+    with pytest.raises(RunChoiceError, match="no run in .* has 'elu-s1' in its id"):
+        find_run(group / "elu-s1")
+
+
+def test_inspect_takes_a_piece_of_a_run_id_as_eval_does(cli, tiny_spec, tmp_path):
+    runs = tmp_path / "runs"
+    assert cli("train", tiny_spec(seeds=[0, 1]), "--runs-dir", runs).exit_code == 0
+    first, second = sorted((runs / "tiny").glob("*-s*"))
+    piece = undated(second.name)
+    result = cli("inspect", runs / "tiny" / piece)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"tiny/{second.name}\n") and find_run(runs / "tiny" / piece) == second
+    ambiguous = cli("inspect", runs / "tiny" / first.name[:8])  # the date: both runs' ids start with it
+    assert ambiguous.exit_code == 2
+    lines = ambiguous.stderr.splitlines()
+    assert lines[0].startswith(f"error: 2 runs in {runs / 'tiny'} have '{first.name[:8]}' in their id; name one")
+    assert [line.split()[0] for line in lines[1:]] == [first.name, second.name]
 
 
 def test_mistakes_in_choosing_are_one_line_errors(folder):
@@ -139,6 +172,25 @@ def test_ls_across_experiments_names_each_and_its_settings(folder, make_run):
     assert header[:4] == ["run", "status", "name", "settings"]
     assert re.search(r"run-\d+-s0 +completed +depth +conv=#1\[8x3\]", out)
     assert re.search(r"run-\d+-s0 +completed +act +activation=relu", out)
+
+
+def test_ls_at_80_columns_keeps_the_settings_before_long_ids_and_names(tmp_path, make_run, monkeypatch):
+    """Across experiments the settings are what tell the runs apart: the ids shrink to their ends (and
+    the name goes) before they do."""
+    monkeypatch.chdir(tmp_path)
+    for i, act in enumerate(("sigmoid", "tanh", "relu", "leaky_relu")):
+        make_run(Path("runs") / "activations", seed=1, swept={"model.activation": act},
+                 run_id=f"20261202-010203-{act}-dataset_shapes-train_size_2000-plus1-s1-{i:04x}")
+    make_run(Path("runs") / "quickstart", run_id="20261202-010203-s0-cd11")
+    make_run(Path("runs") / "quickstart", swept={"model.init": "zeros"}, run_id="20261202-010203-init_zeros-s0-cd12")
+    result = CliRunner().invoke(app, ["ls", "runs"], env={"TTY_COMPATIBLE": "0", "COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[2].split()[:2] == ["run", "status"] and "settings" in lines[2].split()
+    assert lines[4].split()[0] == "s1-0000" and "activation=sigmoid" in lines[4]
+    assert lines[9].split()[0] == "s0-cd12" and "init=zeros" in lines[9]
+    assert "run: the end of its id (its seed and suffix), which FOLDER/PIECE takes." in result.stdout
+    assert find_run(Path("runs/activations/s1-0003")).name.startswith("20261202-010203-leaky_relu-")
 
 
 def test_ls_without_a_runs_folder_says_what_to_name(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-"""No traceback from any input: random YAML documents, mutations of every experiments/*.yaml and random
-`--set` strings go through what `cnnlab train` does before it trains (load → sweep expansion →
+"""No traceback from any input: random YAML documents (and bytes that are no text), mutations of every
+experiments/*.yaml and random `--set` strings (with text that is not UTF-8, as a command line's bytes
+arrive, and integers far beyond any size) go through what `cnnlab train` does before it trains (load → sweep expansion →
 pre-flight, and what --dry-run prints), and the only exception that may come out is cnnlab's user
 error, the one `cnnlab` prints as a single `error:` line.
 
@@ -49,15 +50,22 @@ HOSTILE = [
     "{name: csv, image_shape: [1, 0, 2]}", "{name: npz, path: /dev/null}", "{name: npz, keys: {x_train: 3}}",
 ]
 
-scalar = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.sampled_from(HOSTILE)
+# Text that is not UTF-8, as Python hands a command line's bytes on (lone surrogates), and integers far
+# beyond any size a machine holds (a conv of 2**63 - 1 channels once made a run directory and failed in it).
+NOT_UTF8 = st.binary(max_size=12).map(lambda tail: (b"\xff" + tail).decode("utf-8", "surrogateescape"))
+HUGE = st.integers(min_value=2**31, max_value=2**63 - 1) | st.sampled_from([2**63 - 1, 2**63, -(2**63) - 1, 10**40])
+
+scalar = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.sampled_from(HOSTILE)
+          | HUGE | NOT_UTF8)
 value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
     st.text(max_size=12) | st.sampled_from(["name", "lr", "conv", "fc", "epochs", "seed", "kernel_size", "pool"]),
     inner, max_size=4), max_leaves=16)
 
 
-def check(spec_file: Path, text: str, overrides: list[str] = ()) -> None:
-    """The pre-training path of `cnnlab train`: only CnnlabError may escape; no case may hang."""
-    spec_file.write_text(text, encoding="utf-8")
+def check(spec_file: Path, text: str | bytes, overrides: list[str] = ()) -> None:
+    """The pre-training path of `cnnlab train`: only CnnlabError may escape; no case may hang. A text
+    with NOT_UTF8's surrogates is written as the bytes they stand for."""
+    spec_file.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape"))
     start = time.perf_counter()
     try:
         planned = plan(TrainRequest(spec_file, tuple(overrides), dry_run=True))  # validation and pre-flight
@@ -95,9 +103,10 @@ def spec_file(tmp_path_factory) -> Path:
 
 @settings(suppress_health_check=[HealthCheck.too_slow])  # the profile says how many (conftest.py)
 @given(doc=st.dictionaries(st.sampled_from(["name", "seed", "data", "model", "train", "sweep", "seeds", "extra"]),
-                           value, max_size=7) | value | st.text(max_size=200) | st.sampled_from([LAUGHS]))
+                           value, max_size=7) | value | st.text(max_size=200) | st.binary(max_size=200)
+       | st.sampled_from([LAUGHS]))
 def test_random_yaml_documents(spec_file, doc) -> None:
-    check(spec_file, doc if isinstance(doc, str) else render(doc))
+    check(spec_file, doc if isinstance(doc, str | bytes) else render(doc))
 
 
 def mutate(data: Any, draw) -> Any:
@@ -145,14 +154,17 @@ KEYS = ["seed", "name", "seeds", "sweep", "data.dataset", "data.dataset.train_si
         "train.batch_size", "train.threads", "train.epochs", "train.optimizer", "train.optimizer.lr",
         "train.optimizer.momentum", "train.optimizer.beta1", "train.scheduler", "train.scheduler.pct_start",
         "train.scheduler.step_size", "train.scheduler.max_lr", "train.patience", "train.device", "sweep.seed",
-        "model.init.low", "model", "train", "x.y", "a[0]", "[0]", "", "seed.x", "model..fc", "model.fc[-1]"]
+        "model.init.low", "model", "train", "x.y", "a[0]", "[0]", "", "seed.x", "model..fc", "model.fc[-1]",
+        "model.conv[0].out_channels", "model.conv[1].kernel_size", "model.conv[0].dilation", "data.pad", "data.resize",
+        "data.dataset.image_size", "data.dataset.test_size"]
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])  # the profile says how many (conftest.py)
-@given(sets=st.lists(st.tuples(st.sampled_from(KEYS) | st.text(max_size=15),
-                               st.sampled_from(HOSTILE) | st.text(max_size=30) | scalar.map(dump_yaml)),
+@given(sets=st.lists(st.tuples(st.sampled_from(KEYS) | st.text(max_size=15) | NOT_UTF8,
+                               st.sampled_from(HOSTILE) | st.text(max_size=30) | scalar.map(dump_yaml) | NOT_UTF8
+                               | HUGE.map(str)),
                      min_size=1, max_size=4),
-       raw=st.lists(st.text(max_size=30), max_size=1))
+       raw=st.lists(st.text(max_size=30) | NOT_UTF8, max_size=1))
 def test_random_set_strings(spec_file, sets, raw) -> None:
     quickstart = Path(__file__).parent.parent / "experiments" / "quickstart.yaml"
     overrides = [f"{key}={text.strip()}" for key, text in sets] + raw

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from cnnlab.run.ray_backend.ship import ShippedRun, pack, place
+from cnnlab.rundir.folders import RunDirError
 from cnnlab.rundir.records import RunMeta, json_text
-from cnnlab.rundir.store import RunDirError
 from tests.conftest import TINY, WRITTEN
 from tests.ray_cluster import ENV
 from tests.test_signals import LONG, assert_clean, metas, trained_rows, wait_for

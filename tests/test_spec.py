@@ -204,9 +204,12 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         (BOMB, [], "exp.yaml: the document expands (through its aliases) to more than 100,000 values"),
         ("a: &a [*a]\n", [], "an alias refers to the collection that contains it (line 1)"),
         ("x: " + "[" * 70 + "]" * 70 + "\n", [], "nested more than 64 levels deep"),
+        ('sweep: {model.head: ["\\uDCFF"]}\n', [], "exp.yaml: a string escapes U+DCFF, a lone surrogate, which is "
+                                                  "no text (line 1)"),
+        ("name: x\n", ['name="a\\uD800"'], r"""--set 'name="a\\uD800"': a string escapes U+D800"""),
     ],
     ids=["impossible-date", "set-int-tag", "5000-digits", "int64-overflow", "set-tag", "binary-tag",
-         "billion-laughs", "recursive-alias", "deep-nesting"],
+         "billion-laughs", "recursive-alias", "deep-nesting", "lone-surrogate", "lone-surrogate-set"],
 )
 def test_yaml_that_is_not_plain_data_is_one_line(tmp_path, text, overrides, expected):
     with pytest.raises(SpecError) as caught:

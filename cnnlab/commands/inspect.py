@@ -28,7 +28,8 @@ EPILOG = "\n".join([
 def inspect(
     paths: Annotated[list[Path], typer.Argument(
         metavar="RUN...", show_default=False,
-        help="Run directories, sweep directories or runs roots (searched recursively).",
+        help="Run directories, sweep directories or runs roots (searched recursively); FOLDER/PIECE: the run "
+             "of FOLDER whose id holds PIECE.",
     )],
     epoch: Annotated[int | None, typer.Option(
         "--epoch", "-e", min=0, help="The epoch to show beside init. Default: the last one every run recorded. "
@@ -57,8 +58,9 @@ def inspect(
     For every conv and linear layer and the activation after it: activation mean and std, dead and
     saturated units, distinct units, weight norm, gradient norm (total and per weight) and the
     update-to-weight ratio, with plain-language flags. Runs that differ only in their seed are one
-    configuration: geometric mean over seeds for std, norms and ratios, arithmetic mean otherwise.
-    --plot draws a figure of them, or of the distributions every run records (distributions.csv).
+    configuration: geometric mean over seeds for std, norms and ratios, the range of the runs' counts
+    for units (63–64), arithmetic mean otherwise. --plot draws a figure of them, or of the
+    distributions every run records (distributions.csv).
     """
     from cnnlab.compare.inspect import show_inspection  # the work, and its imports, only when the command runs
 

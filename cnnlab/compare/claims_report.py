@@ -18,6 +18,7 @@ from cnnlab.compare.multiplicity import FIXED
 from cnnlab.compare.power import MAX_SEEDS, POWER
 from cnnlab.rundir.records import Looks, Record, RecordError
 from cnnlab.spec.claims import Claim
+from cnnlab.util.reading import RECORD_BYTES, NotReadable, read_bounded
 from cnnlab.util.text import markdown_table
 
 CLAIMS_FILE = "claims.json"
@@ -62,7 +63,9 @@ def claims_json(verdicts: Sequence[ClaimVerdict]) -> str:
 
 def read_claims_json(path: Path) -> list[ClaimVerdict]:
     try:
-        return TypeAdapter(list[ClaimVerdict]).validate_json(path.read_bytes())
+        return TypeAdapter(list[ClaimVerdict]).validate_json(read_bounded(path, RECORD_BYTES, "claims file"))
+    except NotReadable as err:
+        raise RecordError(path, err.reason) from None
     except (OSError, ValidationError) as err:
         raise RecordError(path, f"not a claims file ({str(err).splitlines()[0]})") from None
 

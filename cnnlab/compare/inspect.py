@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from cnnlab.compare.diagnose import diagnose
 from cnnlab.compare.figures import DEFAULT_FIGURE, FIGURES, FigureRequest
+from cnnlab.compare.find import run_paths
 from cnnlab.compare.flags import LayerStats
 from cnnlab.compare.load import load_runs
 from cnnlab.compare.metrics import CompareError
@@ -56,7 +57,7 @@ def show_inspection(paths: Sequence[Path], *, epoch: int | None, fmt: str, plot:
         from cnnlab.compare.plot import check_plot_path  # matplotlib only when a plot is asked for
 
         check_plot_path(plot)
-    runs = load_runs(paths, warn=warn)
+    runs = load_runs(run_paths(paths, warn), warn=warn)
     diagnosed, keys = diagnose(runs, warn)
     views = build_views(diagnosed, keys, epoch)
     if plot is not None:  # before printing: a figure that cannot be drawn is an error, not a half answer
@@ -76,13 +77,20 @@ def _title(views: Sequence[View], runs: Sequence) -> str:
 # ------------------------------------------------------------------------------------------- cells
 
 
-def cell(statistic: str, value: float | None) -> str:
+COUNTS = frozenset({"units", "distinct_units"})
+"""Statistics that count units: a mean over seeds (63.5 distinct units) is no count, so they show as
+the one count every run has, or the range of the runs' counts (63–64)."""
+
+
+def cell(statistic: str, layer: LayerStats) -> str:
+    value = layer.values.get(statistic)
     if value is None:
         return ""
     if not math.isfinite(value):
         return str(value)
-    if statistic in ("units", "distinct_units"):
-        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if statistic in COUNTS:
+        low, high = layer.low[statistic], layer.high[statistic]
+        return f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
     if statistic.endswith("_fraction"):
         return f"{value:.0%}"
     return f"{value:.3g}"
@@ -93,7 +101,7 @@ def _columns(layers: Sequence[LayerStats]) -> list[str]:
 
 
 def _rows(layers: Sequence[LayerStats], columns: Sequence[str]) -> list[list[str]]:
-    return [[layer.layer, layer.activation, *(cell(s, layer.values.get(s)) for s in columns)] for layer in layers]
+    return [[layer.layer, layer.activation, *(cell(s, layer) for s in columns)] for layer in layers]
 
 
 def _heading(epoch: int) -> str:

@@ -16,7 +16,7 @@ from cnnlab.compare.metrics import CompareError
 from cnnlab.compare.query import format_plain
 from cnnlab.compare.render import FORMATTERS, STATUS_STYLES
 from cnnlab.compare.rows import differing_keys, run_rows
-from cnnlab.rundir.ids import undated
+from cnnlab.rundir.ids import short_ids
 from cnnlab.rundir.liveness import seconds_since
 from cnnlab.spec.labels import value_label
 from cnnlab.util.table import Column, TextTable, print_table
@@ -99,8 +99,8 @@ def listing_table(listing: Listing) -> TextTable:
     test = [run.metrics.get("test_acc") for run in runs]
     ages = [listing.age(run) for run in runs]
     columns = [
-        Column("run", [r.run_id for r in runs], compact=[undated(r.run_id) for r in runs],
-               compact_note="run: its id without the date and time"),
+        Column("run", [r.run_id for r in runs], compact=short_ids([r.run_id for r in runs]),
+               compact_note="run: the end of its id (its seed and suffix), which FOLDER/PIECE takes"),
         Column("status", [r.status for r in runs],
                style=lambda i, text: [(0, len(text), STATUS_STYLES.get(text, ""))]),
         *(Column(key, [format_plain(listing.value(r, key)) for r in runs], compact_header=short[key],
@@ -114,9 +114,11 @@ def listing_table(listing: Listing) -> TextTable:
     folders = sorted({str(r.path.parent) for r in runs})
     title = f"{plural(len(runs), 'run')} in {', '.join(folders)}" if len(folders) <= 3 else \
         f"{plural(len(runs), 'run')} in {len(folders)} folders"
+    # What tells the runs apart (their settings) outranks what names them at length: the ids shrink to
+    # their ends, and the experiment's name goes, before the settings do.
     narrowing = [("compact", key) for key in listing.keys] + [("compact", "run"), ("drop", "age")]
-    narrowing += [("drop", "settings")]  # across experiments the (undated) run id says much the same
-    narrowing += [("drop", "status")] * all(r.status == "completed" for r in runs) + [("drop", "test acc %")]
+    narrowing += [("drop", "status")] * all(r.status == "completed" for r in runs)
+    narrowing += [("drop", "name"), ("drop", "settings"), ("drop", "test acc %")]
     return TextTable(columns, title=title, narrowing=narrowing,
                      notes=["oldest first; cnnlab eval and inspect take a unique part of a run id (FOLDER/PIECE)"])
 

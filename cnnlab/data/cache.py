@@ -17,6 +17,7 @@ from typing import Any
 
 from cnnlab.data.source import CACHE_DIR
 from cnnlab.util.files import atomic_path
+from cnnlab.util.reading import RECORD_BYTES, NotReadable, checkpoint_bytes, open_bounded, read_bounded
 
 CACHE_VERSION = 1  # bump when the layout of cached content changes
 
@@ -45,7 +46,8 @@ def load_tensors(path: Path) -> dict[str, Any] | None:
     import torch
 
     try:
-        return torch.load(path, weights_only=True)
+        with open_bounded(path, checkpoint_bytes(), "cache") as file:
+            return torch.load(file, weights_only=True)
     except Exception:  # noqa: BLE001 - absent, unreadable or from another version: decode again
         return None
 
@@ -82,8 +84,8 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> None:
 
 def load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return json.loads(read_bounded(path, RECORD_BYTES, "cache"))
+    except (OSError, ValueError, NotReadable):
         return None
 
 

@@ -49,6 +49,16 @@ def check_available(data: DataSpec) -> None:
     dataset_source(data).ensure_available(Path(data.root), data.download)
 
 
+def preloaded_images(data: DataSpec) -> int | None:
+    """How many images a run preloads (its training subset, or the train split, and the test split),
+    where the entry declares its split sizes (shapes); None where only its files tell."""
+    source = dataset_source(data)
+    train, test = getattr(source, "train_size", None), getattr(source, "test_size", None)
+    if train is None or test is None:
+        return None
+    return min(train, data.subset or train) + test
+
+
 def check_training_split(data: DataSpec) -> None:
     """`val_fraction` must leave training images, where the spec alone tells how many there are (a
     `subset`, or an entry that declares its `train_size`, like shapes). The split itself checks again

@@ -15,6 +15,8 @@ import numpy as np
 
 from cnnlab.data.shapes_options import DEFAULT_DRAWING, ShapesDrawing
 from cnnlab.errors import CnnlabError
+from cnnlab.util.memory import machine_memory
+from cnnlab.util.text import binary_size
 
 # Each shape lives in the unit disc of its own frame (x right, y up, scaled by the shape's
 # half-extent), so one placement rule keeps every class inside the image.
@@ -115,6 +117,10 @@ def _validate(n: int, drawing: ShapesDrawing, seed: int) -> None:
     d = drawing
     _require_integer("n", n, 0)
     _require_integer("image_size", d.image_size, 8)
+    drawn = 4 * d.channels * d.image_size**2  # one image's float32 pixels while it is drawn: the least it takes
+    _require(drawn <= machine_memory(), f"image_size: one {d.image_size}×{d.image_size} image needs "
+                                        f"{binary_size(drawn)} to draw, more than this machine's memory "
+                                        f"({binary_size(machine_memory())})")
     _require(d.channels in (1, 3), f"channels: must be 1 or 3, got {d.channels!r}")
     _require_integer("seed", seed, 0)
     _require(0 < d.min_scale <= 1, f"min_scale: must be in (0, 1], got {d.min_scale!r}")

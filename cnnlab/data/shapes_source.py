@@ -21,14 +21,14 @@ class ShapesSource(ShapesDrawing):
     test_size: int = 2000
 
     def __post_init__(self) -> None:
-        from cnnlab.data.shapes_dataset import generate
+        from cnnlab.data.shapes_dataset import ShapesOptionError, generate
 
         for name in ("train_size", "test_size"):
             if (size := getattr(self, name)) < 1:
                 raise DatasetError(f"data.dataset.{name}: must be >= 1, got {size}")
         try:
             generate(0, self)
-        except ValueError as err:
+        except ShapesOptionError as err:  # its message starts with the option's name
             raise DatasetError(f"data.dataset.{err}") from None
 
     @property

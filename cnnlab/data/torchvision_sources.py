@@ -12,6 +12,7 @@ load too, and a start does not hash 180 MB. Downloads are still checked against 
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import tarfile
 import zipfile
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.data.cache import cache_key, cache_path, files_fingerprint, load_tensors, save_tensors
+from cnnlab.data.download import host, reachable
 from cnnlab.data.source import (
     DATASETS,
     DatasetCorruptError,
@@ -63,7 +65,9 @@ class TorchvisionSource:
     info: DatasetInfo
     files: tuple[str, ...]  # every file torchvision reads, relative to data.root
     read: Reader
+    urls: tuple[str, ...]  # where torchvision downloads them from (its mirrors, or its archive)
     cached: bool = False  # keep the decoded tensors in data.root (for a slow format: SVHN's .mat)
+    needs: tuple[str, ...] = ()  # modules torchvision reads the files with that cnnlab does not install (SVHN: scipy)
 
     def fingerprint(self, root: Path) -> str | None:
         found = files_fingerprint((Path(root) / f for f in self.files), Path(root))
@@ -91,8 +95,21 @@ class TorchvisionSource:
         return cache_path(root, self.name, key, ".pt") if key else None
 
     def ensure_available(self, root: Path, download: bool) -> None:
-        if not download and any(not (Path(root) / f).is_file() for f in self.files):
+        """Files absent and not to be downloaded: with data.download off, or when none of the download
+        hosts answers (offline, a firewall); or a module torchvision reads them with that is not installed
+        (`pip install -e .` leaves out SciPy, which only SVHN needs)."""
+        if absent := [module for module in self.needs if importlib.util.find_spec(module) is None]:
+            raise DatasetError(f"{self.name}: torchvision reads its files with {absent[0]}, which is not installed "
+                               f"here: pip install {absent[0]}")
+        if all((Path(root) / f).is_file() for f in self.files):
+            return
+        if not download:
             raise self.failure(Path(root), download, None)
+        if not reachable(self.urls):
+            hosts = list(dict.fromkeys(host(url) for url in self.urls))
+            raise self.missing(Path(root), f"data.download is true, but its download host{'s' * (len(hosts) > 1)} "
+                                           f"({', '.join(hosts)}) cannot be reached from here; put the files there "
+                                           f"yourself")
 
     def failure(self, root: Path, download: bool, err: Exception | None) -> DatasetError:
         """The one-line error for a failed read: files missing (with where they go) or damaged."""
@@ -101,11 +118,14 @@ class TorchvisionSource:
             return DatasetCorruptError(
                 f"{self.name}: cannot read its files in {root} ({reason(err)}); they may be truncated or damaged: "
                 f"delete them and download again")
-        expected = ", ".join(str(root / f) + gz_hint(root / f) for f in missing)
-        how = (f"the download failed ({reason(err)}); put the files there yourself" if download
-               else "data.download is false; set it to true or put the files there yourself")
-        return DatasetMissingError(f"{self.name}: dataset files not found: expected {expected}; {how}, "
-                                   f"or use dataset: shapes, which works offline")
+        return self.missing(root, f"the download failed ({reason(err)}); put the files there yourself" if download
+                            else "data.download is false; set it to true or put the files there yourself")
+
+    def missing(self, root: Path, how: str) -> DatasetMissingError:
+        """Files absent, where they go, and `how` to get them (or the built-in dataset instead)."""
+        expected = ", ".join(str(root / f) + gz_hint(root / f) for f in self.files if not (root / f).is_file())
+        return DatasetMissingError(f"{self.name}: dataset files not found: expected {expected}; {how}, or train "
+                                   f"on the built-in dataset, which needs none: --set data.dataset=shapes")
 
     def check(self, root: Path, split_name: str, split: RawSplit) -> None:
         """Catch what torchvision lets through: counts that disagree, wrong sizes, labels out of range."""
@@ -199,37 +219,51 @@ def idx_files(folder: str) -> tuple[str, ...]:
                  for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"))
 
 
+# Where torchvision downloads each dataset from (its classes' `mirrors`, `url`, `split_list`; a test
+# compares them), for the pre-flight's question whether a download can work from here.
+MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+FASHION_URLS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+KMNIST_URLS = ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",)
+CIFAR10_URLS = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)
+CIFAR100_URLS = ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",)
+SVHN_URLS = ("http://ufldl.stanford.edu/housenumbers/train_32x32.mat",
+             "http://ufldl.stanford.edu/housenumbers/test_32x32.mat")
+
+
 @DATASETS.register("mnist", "MNIST handwritten digits, 1×28×28, 10 classes (torchvision)")
 def mnist() -> TorchvisionSource:
-    return TorchvisionSource("mnist", DatasetInfo(1, 28, 28, 10, DIGITS), idx_files("MNIST"), idx_reader("MNIST"))
+    return TorchvisionSource("mnist", DatasetInfo(1, 28, 28, 10, DIGITS), idx_files("MNIST"), idx_reader("MNIST"),
+                             MNIST_URLS)
 
 
 @DATASETS.register("fashion_mnist", "Fashion-MNIST clothing, 1×28×28, 10 classes (torchvision)")
 def fashion_mnist() -> TorchvisionSource:
     return TorchvisionSource("fashion_mnist", DatasetInfo(1, 28, 28, 10, FASHION), idx_files("FashionMNIST"),
-                             idx_reader("FashionMNIST"))
+                             idx_reader("FashionMNIST"), FASHION_URLS)
 
 
 @DATASETS.register("kmnist", "Kuzushiji-MNIST cursive Japanese, 1×28×28, 10 classes (torchvision)")
 def kmnist() -> TorchvisionSource:
     return TorchvisionSource("kmnist", DatasetInfo(1, 28, 28, 10, KUZUSHIJI), idx_files("KMNIST"),
-                             idx_reader("KMNIST"))
+                             idx_reader("KMNIST"), KMNIST_URLS)
 
 
 @DATASETS.register("cifar10", "CIFAR-10 photos, 3×32×32, 10 classes (torchvision)")
 def cifar10() -> TorchvisionSource:
     files = tuple(f"cifar-10-batches-py/{name}" for name in
                   (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"))
-    return TorchvisionSource("cifar10", DatasetInfo(3, 32, 32, 10, CIFAR10), files, cifar_reader("CIFAR10"))
+    return TorchvisionSource("cifar10", DatasetInfo(3, 32, 32, 10, CIFAR10), files, cifar_reader("CIFAR10"),
+                             CIFAR10_URLS)
 
 
 @DATASETS.register("cifar100", "CIFAR-100 photos, 3×32×32, 100 classes (torchvision)")
 def cifar100() -> TorchvisionSource:
     files = tuple(f"cifar-100-python/{name}" for name in ("train", "test", "meta"))
-    return TorchvisionSource("cifar100", DatasetInfo(3, 32, 32, 100, CIFAR100), files, cifar_reader("CIFAR100"))
+    return TorchvisionSource("cifar100", DatasetInfo(3, 32, 32, 100, CIFAR100), files, cifar_reader("CIFAR100"),
+                             CIFAR100_URLS)
 
 
 @DATASETS.register("svhn", "SVHN house-number digits, 3×32×32, 10 classes (torchvision; decoded once, cached)")
 def svhn() -> TorchvisionSource:
     return TorchvisionSource("svhn", DatasetInfo(3, 32, 32, 10, DIGITS), ("train_32x32.mat", "test_32x32.mat"),
-                             svhn_reader, cached=True)
+                             svhn_reader, SVHN_URLS, cached=True, needs=("scipy",))

@@ -29,6 +29,7 @@ from cnnlab.run.peers import ALONE, Peers, StartTraining
 from cnnlab.run.provenance import machine
 from cnnlab.run.signals import STOP
 from cnnlab.rundir.liveness import now_iso
+from cnnlab.rundir.records import FINISHED
 from cnnlab.rundir.store import RunStore
 from cnnlab.spec import RunSpec
 
@@ -75,6 +76,7 @@ class LiveRun:
         self.started = time.monotonic()
         self.trainer: Any = None
         self.ended: str | None = None  # the status once recorded
+        self.unrecorded: str | None = None  # why the status could not be recorded, when it could not
         # A failed peer is recorded from a thread (cnnlab.train.distributed); re-entrant, because a second
         # signal's emergency action may run inside a `finish` of the same thread and must not wait for it.
         self._recording = threading.RLock()
@@ -90,9 +92,7 @@ class LiveRun:
                                        machine=machine(trainer.device), compute=trainer.compute)
                 summary = self.trainer.run()  # polls for a stop after every step, and checkpoints before stopping
                 self.store.write("summary.json", summary)
-                status = "diverged" if summary.diverged else "completed"
-                self.finish(status)
-                outcome = Outcome(status, self.store.path, summary)
+                outcome = self._finished("diverged" if summary.diverged else "completed", summary)
             except Interrupted as stop:
                 outcome = self._interrupted(stop.signum)
             except Exception as err:  # the run failed; its traceback goes to its own log
@@ -113,12 +113,13 @@ class LiveRun:
     def finish(self, status: str, error: str | None = None, failed_rank: int | None = None,
                abandoned: bool = False) -> bool:
         """Record how the run ended (once: a run that has ended keeps its status); whether it did.
-        `abandoned`: the process ends now, mid-write perhaps: the temporary files go first (under the
-        lock, so that the status written by another thread is never one of them)."""
+        `abandoned`: the process ends now, mid-write perhaps. Then, and when the run has finished, the
+        temporary files go first (under the lock, so that the status written by another thread is never
+        one of them)."""
         with self._recording:
             if self.ended is not None:
                 return False
-            if abandoned:
+            if abandoned or status in FINISHED:
                 self.store.remove_temp_files()
             try:
                 duration = round(self.base_seconds + time.monotonic() - self.started, 3)
@@ -128,8 +129,16 @@ class LiveRun:
                 return True
             except (OSError, CnnlabError) as err:  # the status cannot be written: the pid in meta.json reads as stale
                 reason = failure_reason(err) if isinstance(err, OSError) else str(err)
-                print(f"cnnlab: cannot record that {self.store.path} {status}: {reason}", file=sys.stderr)
+                self.unrecorded = (f"its status could not be recorded in meta.json ({reason}); it shows as stale once "
+                                   f"this process has ended")
+                print(f"error: {self.store.path} {status}, but {self.unrecorded}", file=sys.stderr)
                 return False
+
+    def _finished(self, status: str, summary: Any) -> Outcome:
+        """The outcome of a run that trained to its end: no success where its status could not be recorded."""
+        if not self.finish(status) and self.unrecorded is not None:
+            return Outcome("failed", self.store.path, summary, f"{status}, but {self.unrecorded}")
+        return Outcome(status, self.store.path, summary)
 
     def _interrupted(self, signum: int) -> Outcome:
         STOP.adopt(signum)  # under torchrun it may have come to another process

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnlab.rundir.folders import experiment_dir
 from cnnlab.rundir.liveness import observed_status
 from cnnlab.rundir.records import NewerRecord, RecordError, RunMeta, SweepRecord, read_json_record, read_text
-from cnnlab.rundir.store import experiment_dir
 from cnnlab.spec.identity import canonical
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import YamlError, dump_yaml, load_yaml

@@ -16,10 +16,11 @@ from cnnlab.run.outcome import Outcome
 from cnnlab.run.provenance import git_commit, versions
 from cnnlab.run.saved import read_run_meta, read_run_spec
 from cnnlab.rundir.claim import ClaimHeld, RunClaim
+from cnnlab.rundir.folders import RunDirError, experiment_dir
 from cnnlab.rundir.ids import make_run_id
 from cnnlab.rundir.liveness import now_iso, observed_status
 from cnnlab.rundir.records import RESUMABLE, Resumption, RunMeta
-from cnnlab.rundir.store import RunDirError, RunStore, experiment_dir
+from cnnlab.rundir.store import RunStore
 from cnnlab.spec import RunSpec
 from cnnlab.spec.identity import canonical, differences, identity_key, result_differences
 
@@ -84,6 +85,7 @@ def reopen_run(path: Path, run: RunSpec, command: str) -> RunStore | Outcome:
     resumption = Resumption(at=now_iso(), status=status, host=platform.node(), pid=os.getpid(), command=command,
                             changed=neutral)
     store = RunStore(path)
+    store.remove_temp_files()  # of writes its last process never finished (a SIGKILL mid-checkpoint)
     store.update_meta(status="running", ended=None, error=None, failed_rank=None, host=platform.node(), pid=os.getpid(),
                       heartbeat=now_iso(), resumptions=[*meta.resumptions, resumption])
     return store

@@ -22,8 +22,10 @@ from cnnlab.run.preflight import preflight
 from cnnlab.run.request import TrainRequest
 from cnnlab.run.resume import resume_spec
 from cnnlab.run.saved import is_run_dir
+from cnnlab.rundir.checkpoint_file import check_last
+from cnnlab.rundir.claim import claims_folder
+from cnnlab.rundir.folders import experiment_dir
 from cnnlab.rundir.records import RESUMABLE, SweepRecord
-from cnnlab.rundir.store import experiment_dir
 from cnnlab.spec import Experiment, RunSpec, expand_runs, load_experiment
 from cnnlab.spec.identity import canonical
 from cnnlab.spec.shard import Shard, select_shard
@@ -97,9 +99,11 @@ def _resume_a_run(request: TrainRequest, target: Path) -> Plan:
     if used:
         raise UsageError(f"--{used[0]} does not apply to resuming a run directory")
     run = resume_spec(target, list(request.overrides))
+    check_last(target)  # a damaged last.pt: one line now, and the run keeps its status
     warnings = preflight([run])
     check_available(run.spec.data)
     path = target.resolve()
+    claims_folder(path.parent.parent)  # refused when runs/.claims leads outside
     return Plan(name=run.name, runs_dir=path.parent.parent, runs=(PlannedRun(run, resume=path),),
                 command=tuple(request.command()), device=run.spec.train.device, warnings=tuple(warnings),
                 sweep_size=1)
@@ -116,6 +120,7 @@ def _train_an_experiment(request: TrainRequest, experiment: Experiment) -> Plan:
     if request.shard is not None:
         runs = select_shard(runs, request.shard)
     folder = experiment_dir(request.runs_dir, spec.name)  # refused when runs/<name> leads outside
+    claims_folder(request.runs_dir)  # and when runs/.claims does
     for data in {run.spec.data.model_dump_json(): run.spec.data for run in runs}.values():
         check_available(data)  # absent files with download off: one line now, not a failed run later
     done = completed_runs(folder) if not request.force else {}
@@ -124,7 +129,10 @@ def _train_an_experiment(request: TrainRequest, experiment: Experiment) -> Plan:
     for run in runs:
         key = canonical(run.resolved())
         completed = done.get(key)
-        planned.append(PlannedRun(run, resume=None if completed else stopped.get(key), completed=completed))
+        resume = None if completed else stopped.get(key)
+        if resume is not None:
+            check_last(resume)
+        planned.append(PlannedRun(run, resume=resume, completed=completed))
     record = None
     if spec.sweep or spec.seeds or spec.claims or spec.description:
         record = SweepRecord(name=spec.name, sweep=spec.sweep, seeds=spec.seeds, description=spec.description,

@@ -1,16 +1,17 @@
-"""Before any run exists: every run's layers fit its input, its batches can be normalized, its
-data split leaves training images and what it writes can be written (train.tensorboard's extra); and
-the warnings its layers call for. Torch-free: the layer arithmetic of cnnlab.shape and what each
-dataset entry declares."""
+"""Before any run exists: every run's layers fit its input, its batches can be normalized, its data
+split leaves training images, its model fits in the machine's memory (cnnlab.run.memory_fit) and
+what it writes can be written (train.tensorboard's extra); and the warnings its layers call for.
+Torch-free: the layer arithmetic of cnnlab.shape and what each dataset entry declares."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnnlab.data.resolve import check_training_split, dataset_info
+from cnnlab.data.resolve import check_training_split, dataset_info, preloaded_images
+from cnnlab.run.memory_fit import check_memory
 from cnnlab.shape.advice import distinct, layer_warnings
 from cnnlab.shape.analysis import analyze
-from cnnlab.shape.plan import build_plan, check_batch_statistics
+from cnnlab.shape.plan import build_keyed_plan, check_batch_statistics
 from cnnlab.spec import RunSpec
 from cnnlab.util.extras import require
 
@@ -29,9 +30,11 @@ def preflight(runs: Sequence[RunSpec]) -> list[str]:
             continue
         seen.add(key)
         info = dataset_info(spec.data)
-        plan = build_plan(spec.model, info)
+        plan, keys = build_keyed_plan(spec.model, info)
         check_batch_statistics(plan, info, spec.train.batch_size)
         check_training_split(spec.data)
-        found += layer_warnings(analyze(plan, info.shape))
+        analysis = analyze(plan, info.shape)
+        check_memory(analysis, keys, spec.data, spec.train, preloaded_images(spec.data))
+        found += layer_warnings(analysis)
     return distinct(found)
 

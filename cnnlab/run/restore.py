@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnlab.rundir.checkpoint_file import LAST
 from cnnlab.rundir.store import RunStore
 from cnnlab.train import checkpoint
 
 
 def restore_last(trainer: Any, store: RunStore, peers: Any) -> None:
     """Continue from last.pt, or from the start when the run never reached a checkpoint."""
-    path = store.file("checkpoints/last.pt")
+    path = store.file(LAST)
     epoch = step = 0
     state = checkpoint.load(path, "cpu") if path.exists() else None  # random states must stay CPU tensors
     peers.tell(state)

@@ -22,6 +22,8 @@ import platform
 import sys
 from pathlib import Path
 
+from cnnlab.rundir.folders import experiment_dir
+
 CLAIMS_DIR = ".claims"  # inside the runs directory; hidden, so that `compare` never walks it
 ATTEMPTS = 10  # a lock file removed by its holder just as another process locked it: open it again
 HOLDER_BYTES = 200  # the holder's line at the start of the file: `pid 4242 on node-3`
@@ -51,6 +53,12 @@ else:
         return True
 
 
+def claims_folder(runs_dir: Path) -> Path:
+    """runs/.claims, resolved; refused (RunDirError) when it leads out of the runs directory (a link),
+    as runs/<name> is, before a lock file is made there."""
+    return experiment_dir(runs_dir, CLAIMS_DIR)
+
+
 class ClaimHeld(Exception):
     """Another process holds the claim; `holder` names it (`pid 4242 on node-3`)."""
 
@@ -74,7 +82,7 @@ class RunClaim:
     @classmethod
     def acquire(cls, runs_dir: Path, key: str) -> RunClaim:
         """Take the claim on run `key` among the runs under `runs_dir`; ClaimHeld if it is taken."""
-        folder = Path(runs_dir) / CLAIMS_DIR
+        folder = claims_folder(runs_dir)
         path = folder / f"{key}.lock"
         for _ in range(ATTEMPTS):
             folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 PIECE = 24  # characters at most per swept value or override
@@ -46,3 +47,15 @@ def undated(run_id: str) -> str:
     """A run id without its leading date and time (`20261127-041213-relu-s0-3f9c` → `relu-s0-3f9c`):
     still unique in its folder, and what `cnnlab eval FOLDER/PIECE` accepts."""
     return re.sub(r"^\d{8}-\d{4,6}-", "", run_id)
+
+
+SEED_AND_SUFFIX = re.compile(r"(?:^|-)(s\d+-[0-9a-f]{4})$")
+
+
+def short_ids(run_ids: Sequence[str]) -> list[str]:
+    """Each id by its end, the seed and the random suffix (`20261127-041213-relu-s0-3f9c` → `s0-3f9c`),
+    which `cnnlab eval FOLDER/PIECE` takes; an id without them, or whose end another id of `run_ids`
+    shares, without its date and time only."""
+    ends = [found.group(1) if (found := SEED_AND_SUFFIX.search(run_id)) else undated(run_id) for run_id in run_ids]
+    counts = Counter(ends)
+    return [end if counts[end] == 1 else undated(run_id) for run_id, end in zip(run_ids, ends, strict=True)]

@@ -16,28 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab.errors import CnnlabError
 from cnnlab.rundir.csv_files import metrics_csv
+from cnnlab.rundir.folders import RunDirError, experiment_dir
 from cnnlab.rundir.records import MetricsRow, R, Record, RunMeta, json_text, read_json_record
 from cnnlab.util.files import write_text_atomic
 from cnnlab.util.yamlio import dump_yaml
 
 ID_ATTEMPTS = 5  # new run ids tried when one is taken (ids carry a random suffix: a clash is rare)
-
-
-class RunDirError(CnnlabError):
-    """A runs directory that cannot be used."""
-
-
-def experiment_dir(runs_dir: Path, name: str) -> Path:
-    """runs/<name>, resolved; refused when it leads out of the runs directory (a symlink), before
-    anything is written there."""
-    root = Path(runs_dir).resolve()
-    path = (root / name).resolve()
-    if path.parent != root:
-        raise RunDirError(f"{Path(runs_dir) / name} leads to {path}, outside the runs directory {root}; "
-                          f"cnnlab writes runs only inside it: remove the link or choose another --runs-dir")
-    return path
 
 
 class RunStore:

@@ -52,6 +52,7 @@ class _PlanBuilder:
         self.model = model
         self.shape: Shape = info.shape
         self.plan: Plan = []
+        self.keys: dict[str, str] = {}  # layer name → the spec key it comes from
 
     def add(self, name: str, layer, key: str) -> None:
         try:
@@ -59,6 +60,7 @@ class _PlanBuilder:
         except ShapeError as err:
             raise SpecError(f"{key} (layer {name}): {err}") from None
         self.plan.append((name, layer))
+        self.keys[name] = key
 
     def norm(self, name: str, channels: int, spatial: bool) -> None:
         norm = self.model.norm
@@ -115,6 +117,12 @@ def connections(conv: ConvSpec, key: str) -> Connections | None:
 
 def build_plan(model: ModelSpec, info: ModelInput) -> Plan:
     """The layers of `model` for inputs of `info.shape`, with `info.num_classes` outputs."""
+    return build_keyed_plan(model, info)[0]
+
+
+def build_keyed_plan(model: ModelSpec, info: ModelInput) -> tuple[Plan, dict[str, str]]:
+    """The plan of `model` (build_plan), and the spec key each of its layers comes from
+    (`conv2` → `model.conv[1]`, `conv2_norm` → `model.norm`), for messages that name the key to change."""
     b = _PlanBuilder(model, info)
     if model.kind == "cnn":
         for i, conv in enumerate(model.conv):
@@ -130,7 +138,7 @@ def build_plan(model: ModelSpec, info: ModelInput) -> Plan:
         b.linear(name, width, f"model.fc[{j}]", b.biased(normed))
         b.activated(f"{name}_", width, False, norm=normed)
     b.linear("head", head_outputs(model, info), "model.head")
-    return b.plan
+    return b.plan, b.keys
 
 
 def head_outputs(model: ModelSpec, info: ModelInput) -> int:

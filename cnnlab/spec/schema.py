@@ -36,6 +36,7 @@ from cnnlab.spec.types import (
     safe_name,
     some_values,
 )
+from cnnlab.util.reading import SPEC_BYTES
 from cnnlab.util.text import short_repr
 
 
@@ -176,7 +177,7 @@ class Spec(Section):
     train: TrainSpec = Field(default_factory=TrainSpec)  # how to train it
     sweep: dict[str, Values] = {}  # dotted key → values; every combination becomes one run
     seeds: Annotated[list[Seed], AfterValidator(some_values)] | None = None  # repeat every combination once per seed
-    description: str = ""  # what the experiment shows, in a sentence or two (for `cnnlab report`)
+    description: Annotated[str, Field(max_length=SPEC_BYTES)] = ""  # what the experiment shows, in a sentence or two
     claims: list[str] = []  # what the runs should show, checked by `cnnlab report`; see cnnlab/spec/claims.py
 
     @model_validator(mode="after")

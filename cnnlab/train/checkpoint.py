@@ -23,6 +23,7 @@ import torch
 
 from cnnlab.errors import CnnlabError
 from cnnlab.util.files import atomic_path
+from cnnlab.util.reading import NotReadable, checkpoint_bytes, open_bounded
 
 FORMAT = 2  # the layout of last.pt and best.pt; `load` refuses a newer one, whose keys may mean something else
 
@@ -32,10 +33,27 @@ class CheckpointError(CnnlabError):
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically. Through a Python file, so that a full disk is an OSError naming
-    it (torch's own file writer reports it as an obscure RuntimeError)."""
+    """Write a checkpoint atomically, through a Python file: a full disk is an OSError naming `path`
+    (`No space left on device: …/last.pt`), not the error torch's zip writer raises after it."""
     with atomic_path(path) as tmp, open(tmp, "wb") as file:
-        torch.save({"format": FORMAT, **state}, file)
+        try:
+            torch.save({"format": FORMAT, **state}, file)
+        except RuntimeError as err:  # `[enforce fail at inline_container.cc] unexpected pos ...`
+            failed = write_failure(err)
+            if failed is None:
+                raise
+            raise OSError(failed.errno, failed.strerror, str(path)) from err
+
+
+def write_failure(err: BaseException) -> OSError | None:
+    """The failed write behind torch's error: the OSError its writer met, which the error's chain holds
+    (torch's zip writer fails on closing the archive while the write's OSError propagates)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -43,11 +61,13 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     is missing, unreadable, not a checkpoint, of a newer format, or holds anything but tensors and plain
     data."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), open_bounded(path, checkpoint_bytes(), "checkpoint") as file:
             warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
-            state = torch.load(path, map_location=device, weights_only=True)
+            state = torch.load(file, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
+    except NotReadable as err:
+        raise CheckpointError(str(err)) from None
     except OSError as err:
         raise CheckpointError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
     except pickle.UnpicklingError as err:

@@ -18,8 +18,10 @@ def si(x: float) -> str:
 
 
 def binary_size(n: int) -> str:
-    """Bytes in binary units: 32856 → '32.1 KiB'."""
-    for size, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+    """Bytes in binary units: 32856 → '32.1 KiB'; beyond exbibytes in powers of ten (`3.4e+19 EiB`)."""
+    if n >= 2**70:
+        return f"{n / 2**60:.2g} EiB"
+    for size, unit in ((2**60, "EiB"), (2**50, "PiB"), (2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} B"

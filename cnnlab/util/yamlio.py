@@ -3,10 +3,12 @@ order kept, short lists of numbers on one line).
 
 Loading is the edge where any text comes in (specs, `--set` values, run files written by anyone), so
 every problem is one YamlError (a yaml.YAMLError) with a one-line message and the line it concerns:
-syntax, a tag that is not plain data (`!!python/...`, `!!set`, `!!binary`), an integer that is not
-one or does not fit in 64 bits, nesting deeper than MAX_DEPTH, or aliases that expand to more than
-MAX_VALUES values (a "billion laughs" document is refused from its node graph, before anything is
-built, and never printed). Dates stay the text they were written as: a spec has no date keys, and
+syntax, a tag that is not plain data (`!!python/...`, `!!set`, `!!binary`), a string that escapes a
+lone surrogate (`"\\uDCFF"`: no text, as no file's bytes decode to it), an integer that is not
+one or does not fit in 64 bits, nesting deeper than MAX_DEPTH, more than MAX_VALUES values (counted
+from the parser's events, before any node is built), or aliases that expand to more than MAX_VALUES
+values (a "billion laughs" document is refused from its node graph, before anything is built, and
+never printed). Dates stay the text they were written as: a spec has no date keys, and
 `seed: 2024-13-45` should be reported as the wrong type of seed, not as an impossible month.
 """
 
@@ -21,6 +23,7 @@ _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_VALUES = 100_000  # values in a document once its aliases are expanded
 MAX_DEPTH = 64  # nested mappings and lists
+MARKS_CHARS = 64 << 10  # texts up to this long are parsed again in pure Python for exact error marks
 INT_RANGE = (-(2**63), 2**63)  # integers cnnlab accepts: what fits in 64 bits
 
 TAG = "tag:yaml.org,2002:"
@@ -48,6 +51,15 @@ def _plain_constructors(base: type) -> type:
     def as_text(loader, node):
         return loader.construct_scalar(node)
 
+    def text(loader, node):  # a double-quoted "\uDCFF" is a lone surrogate: no text a file or terminal takes
+        value = loader.construct_scalar(node)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise YamlError(f"a string escapes U+{ord(value[err.start]):04X}, a lone surrogate, which is no text",
+                            node.start_mark) from None
+        return value
+
     def integer(loader, node):
         text = loader.construct_scalar(node)
         digits = len(text.lstrip("+-").replace("_", ""))
@@ -74,6 +86,7 @@ def _plain_constructors(base: type) -> type:
                         f"booleans, null) is allowed", node.start_mark)
 
     Loader.add_constructor(TAG + "timestamp", as_text)
+    Loader.add_constructor(TAG + "str", text)
     Loader.add_constructor(TAG + "int", integer)
     Loader.add_constructor(TAG + "float", floating)
     for tag in ("set", "binary", "omap", "pairs"):
@@ -84,6 +97,35 @@ def _plain_constructors(base: type) -> type:
 
 _LOADER = _plain_constructors(_FAST)
 _MARKS_LOADER = _plain_constructors(yaml.SafeLoader)  # the pure-Python parser: marks at the problem
+
+
+def scan_bounds(text: str, loader_class: type = _FAST) -> bool:
+    """Refuse a document that holds more than MAX_VALUES values or nests deeper than MAX_DEPTH levels,
+    counted from its parser's events before any node is built (a long plain list costs a tenth of
+    what building it would); whether it uses aliases, whose expansion check_bounds then measures."""
+    loader = loader_class(text)
+    values = level = 0
+    aliased = False
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                level -= 1
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            values += 1
+            aliased = aliased or isinstance(event, yaml.AliasEvent)
+            if values > MAX_VALUES:
+                raise YamlError(f"the document holds more than {MAX_VALUES:,} values; a spec holds a few hundred",
+                                event.start_mark)
+            if level + 1 > MAX_DEPTH:
+                raise YamlError(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            if isinstance(event, yaml.CollectionStartEvent):
+                level += 1
+    finally:
+        loader.dispose()
+    return aliased
 
 
 def check_bounds(root: yaml.Node | None) -> None:
@@ -128,10 +170,12 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def _load(text: str, loader_class: type) -> Any:
+    aliased = scan_bounds(text, loader_class)
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
-        check_bounds(node)
+        if aliased:
+            check_bounds(node)
         return loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
@@ -139,12 +183,19 @@ def _load(text: str, loader_class: type) -> Any:
 
 def load_yaml(text: str) -> Any:
     """Plain data (dict, list, str, int, float, bool, None) from YAML text; YamlError for anything
-    else, with the line of the problem (the pure-Python parser's marks point at the problem itself;
-    libyaml's at where it noticed)."""
+    else, with the line of the problem (for a text of up to MARKS_CHARS, the pure-Python parser's
+    marks point at the problem itself; libyaml's at where it noticed)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # bytes that were not UTF-8, decoded to lone surrogates (a command line's)
+        raise YamlError(f"not UTF-8 text (character {err.start + 1} is a byte that is not UTF-8)") from None
     try:
         return _load(text, _LOADER)
     except YamlError:
         raise
+    except yaml.MarkedYAMLError as err:
+        if len(text) > MARKS_CHARS:  # the pure-Python parser would take seconds over it
+            raise _syntax_error(err) from None
     except yaml.YAMLError:
         pass
     except RecursionError:
@@ -154,13 +205,17 @@ def load_yaml(text: str) -> Any:
     except YamlError:
         raise
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise YamlError(f"not valid YAML{where}: {err.problem or err.context or 'parse error'}") from None
+        raise _syntax_error(err) from None
     except yaml.YAMLError as err:
         raise YamlError(f"not valid YAML: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
     except RecursionError:
         raise YamlError(f"nested more than {MAX_DEPTH} levels deep") from None
+
+
+def _syntax_error(err: yaml.MarkedYAMLError) -> YamlError:
+    mark = err.problem_mark or err.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return YamlError(f"not valid YAML{where}: {err.problem or err.context or 'parse error'}")
 
 
 class _Dumper(yaml.SafeDumper):

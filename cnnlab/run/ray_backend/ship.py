@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from cnnlab.rundir.folders import RunDirError
 from cnnlab.rundir.records import RunMeta, json_text
-from cnnlab.rundir.store import RunDirError
 from cnnlab.util.files import fsync_dir
 
 INCOMING = ".incoming"  # under the runs directory: hidden, and too shallow for a run to be found in it
