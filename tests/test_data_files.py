@@ -394,3 +394,18 @@ def test_knowing_a_files_shape_and_checking_it_import_no_torch(tmp_path):
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'PIL')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readers_open_only_a_regular_file(tmp_path):
+    """The pre-flight checks the path first; the readers check the opened descriptor again (a file
+    swapped for a FIFO in between would block them forever): one line naming it."""
+    import os
+
+    from cnnlab.data import npz_reader
+
+    fifo = tmp_path / "train.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DatasetCorruptError, match=f"^{fifo}: .*FIFO"):
+        csv_reader.read_csv(fifo, (1, 8, 8), "last")
+    with pytest.raises(DatasetCorruptError, match=f"^{fifo}: .*FIFO"):
+        npz_reader.read_npz(fifo, {}, None)

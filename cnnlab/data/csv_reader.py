@@ -22,6 +22,7 @@ from cnnlab.data import file_checks
 from cnnlab.data.file_checks import Where
 from cnnlab.data.source import DatasetCorruptError, DatasetError, reason
 from cnnlab.registry import did_you_mean
+from cnnlab.util.reading import NotReadable, checkpoint_bytes, read_bounded
 from cnnlab.util.text import plural
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -88,12 +89,14 @@ def parse(rows: list[str]) -> np.ndarray | None:
 def text_lines(path: Path) -> list[str]:
     """The file's lines, unpacked first if it is gzip's; a file that cannot be read is one error."""
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, checkpoint_bytes(), "dataset file")
         if data.startswith(GZIP_MAGIC):
             data = gzip.decompress(data)
         return data.decode("utf-8-sig").splitlines()
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:  # gzip's BadGzipFile is an OSError
         raise DatasetCorruptError(f"{path}: cannot read it as text ({reason(err)})") from None
+    except NotReadable as err:  # not a regular file (it was swapped after the check), or beyond memory
+        raise DatasetCorruptError(str(err)) from None
 
 
 def is_number(field: str) -> bool:

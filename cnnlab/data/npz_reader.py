@@ -7,6 +7,7 @@ names the file and the array, and a bad value by its index in that array as the 
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,6 +18,7 @@ from cnnlab.data import file_checks
 from cnnlab.data.file_source import SPLITS, FileArrays
 from cnnlab.data.source import DatasetCorruptError, reason
 from cnnlab.registry import did_you_mean
+from cnnlab.util.reading import NotReadable, checkpoint_bytes, read_bounded
 
 MAX_CHANNELS = 4  # an axis this short is the channels (gray, RGB, RGBA); image sides are longer
 READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)  # a damaged or pickled file
@@ -25,9 +27,11 @@ READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)  #
 def read_npz(path: Path, keys: dict[str, str], declared: tuple[str, ...] | None) -> FileArrays:
     """The train and test images and labels under `keys` (role → array name), checked."""
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = np.load(io.BytesIO(read_bounded(path, checkpoint_bytes(), "dataset file")), allow_pickle=False)
     except READ_ERRORS as err:
         raise DatasetCorruptError(f"{path}: cannot read it as a numpy .npz file ({reason(err)})") from None
+    except NotReadable as err:  # not a regular file (it was swapped after the check), or beyond memory
+        raise DatasetCorruptError(str(err)) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DatasetCorruptError(f"{path}: holds one array (a .npy file), not named arrays (.npz: np.savez)")
     with archive:
