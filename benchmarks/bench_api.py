@@ -11,7 +11,7 @@ rounds (round-robin, so that a drifting machine slows both alike), medians:
 
 The calls are set against the command, `cnnlab compare path`, as a user meets both.
 
-    .venv/bin/python benchmarks/bench_api.py [--runs 1000] [--repeat 7]
+    .venv/bin/python benchmarks/bench_api.py [--runs 1000] [--repeat 7] [--quick]
 """
 
 from __future__ import annotations

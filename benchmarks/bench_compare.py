@@ -175,7 +175,7 @@ def timed(argv: list[str]) -> tuple[float, float]:
 
 
 def arguments(doc: str) -> argparse.Namespace:
-    """--runs (how many run directories) and --repeat (rounds), for this benchmark and its kin."""
+    """--runs (how many run directories), --repeat (rounds) and --quick, for this benchmark and its kin."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
