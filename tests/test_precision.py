@@ -121,9 +121,10 @@ class Reads:
 @pytest.mark.parametrize(("refresh", "reads"), [(0, 1), (3, 1 + 8 // 3)])
 def test_an_epoch_reads_nothing_from_the_device_but_what_the_display_asks(tmp_path, monkeypatch, refresh, reads):
     """The running loss and accuracy stay on the device: one read at the epoch's end, and one every
-    `refresh_steps` steps for a live display (9 steps: steps 3 and 6, then the end). Augmentation,
-    batch norm, dropout, SGD and the schedule read nothing (Adam keeps its step count on the host,
-    a read without a wait, unless it is fused, as cnnlab builds it on a GPU)."""
+    `refresh_steps` steps for a live display (9 steps: steps 3 and 6, then the end); the percentiles
+    of distributions.csv one each time they are recorded (every train.diagnostics.steps = 4 steps:
+    steps 4 and 8). Augmentation, batch norm, dropout, SGD and the schedule read nothing (Adam keeps
+    its step count on the host, a read without a wait, unless it is fused, as cnnlab builds it on a GPU)."""
 
     class Live(LogReporter):
         def refresh_steps(self, batches: int) -> int:
@@ -132,13 +133,13 @@ def test_an_epoch_reads_nothing_from_the_device_but_what_the_display_asks(tmp_pa
     store = RunStore.create(tmp_path, "tiny", lambda: "run")
     spec = resolve({**TINY, "data": {**TINY["data"], "augment": ["random_crop", "hflip"]},
                     "model": {**TINY["model"], "norm": "batch", "dropout": 0.2},
-                    "train": {**TINY["train"], "scheduler": "onecycle"}})
+                    "train": {**TINY["train"], "scheduler": "onecycle", "diagnostics": {"steps": 4}}})
     trainer = Trainer(spec, store, Live(store))
     trainer.setup()
     assert trainer.train_batches.steps_per_epoch == 9
     counted = Reads(monkeypatch)
     trainer.train_epoch(1)
-    assert counted.count == reads
+    assert counted.count == reads + 2
 
 
 @pytest.mark.parametrize(("images", "batch", "processes", "steps"),
