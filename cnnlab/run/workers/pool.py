@@ -137,6 +137,8 @@ class Workers:
         """What a worker has sent: its run's progress, and how the run ended; or that it died."""
         outcome = self.received(worker)
         if worker.proc.exitcode is not None:
+            if outcome is None:  # gone before its pipe showed the end (its sentinel can wake us first)
+                outcome = self.died(worker)
             self.forget(worker)
         if outcome is not None and self.ledger.finished(outcome[0], outcome[1]) and not self.stopping:
             self.stop_all()  # fail-fast: running runs are interrupted, unstarted ones never start
