@@ -145,7 +145,7 @@ def setup_commands() -> list[str]:
 
 
 def test_the_set_up_is_two_commands_and_ci_runs_the_second_verbatim():
-    """The first installs what training needs (no test tools, SciPy or Ray: 0.4 GB less), the
+    """The first installs what training needs (no test tools, SciPy or Ray: 0.7 GiB less), the
     second adds [dev] and runs the tests, and CI runs exactly that second line."""
     train, tests = setup_commands()
     assert "\n" not in train + tests
