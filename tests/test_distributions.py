@@ -112,11 +112,15 @@ def test_the_gradient_histograms_are_of_autograds_gradients(run, at_init):
         assert np.abs(recorded - counts).sum() <= 2, layer  # a value on a bin's edge may fall either side
 
 
-def test_a_large_layer_is_described_by_the_same_sample_of_its_values_every_time():
-    positions = distributions.sample_positions(100_000, layer=3)
+@pytest.mark.parametrize("numel", [1_600_000, 100_000, 9_000])  # 9,000: fewer distinct draws than SAMPLE
+def test_a_large_layer_is_described_by_the_same_sample_of_its_values_every_time(numel):
+    positions = distributions.sample_positions(numel, layer=3)
     assert positions.numel() == distributions.SAMPLE == positions.unique().numel()
-    assert torch.equal(positions, positions.sort().values)
-    assert torch.equal(positions, distributions.sample_positions(100_000, layer=3))
+    assert torch.equal(positions, positions.sort().values) and 0 <= positions[0] and positions[-1] < numel
+    assert torch.equal(positions, distributions.sample_positions(numel, layer=3))
+    # uniform: each tenth of the layer holds a tenth of the sample (binomial sd 0.33 points, bound at 5 sd)
+    shares = torch.bincount(positions * 10 // numel, minlength=10) / distributions.SAMPLE
+    assert (shares - 0.1).abs().max() < 0.017
     assert distributions.sample_positions(distributions.SAMPLE, layer=0) is None
 
 
