@@ -204,13 +204,13 @@ def test_report_says_how_to_rerun_on_real_data_when_the_runs_replaced_the_datase
     group, record = experiment(tmp_path, make_run, accs, [])
     out = tmp_path / "report"
     assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
-    assert "reruns it on real data" not in (out / "README.md").read_text()  # run as the file says
+    assert "reruns it on that dataset" not in (out / "README.md").read_text()  # run as the file says
     shapes = record.model_copy(update={"command": "cnnlab train acts.yaml --set data.dataset=shapes --jobs 2"})
     write_text_atomic(group / "sweep.yaml", dump_yaml(shapes.model_dump(mode="json")))
     assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
     page = (out / "README.md").read_text()
     assert "Every experiment ran with `--set data.dataset=shapes` in place of the dataset" in page
-    assert "without that `--set` (or with `--set data.dataset=cifar10`) reruns it on real data" in page
+    assert "without that `--set` reruns it on that dataset where downloads are possible" in page
 
 
 def test_report_errors_are_one_line(tmp_path):

@@ -15,7 +15,7 @@ EPILOG = "\n".join([
     "[bold]Examples[/bold]",
     "cnnlab train experiments/activations.yaml --set data.dataset=shapes --jobs 2",
     "cnnlab report runs/activations --out /tmp/report",
-    "cnnlab report runs --out experiments/results --title 'The lecture on shapes'",
+    "cnnlab report runs/shapes --out experiments/results/shapes --title 'The lecture on shapes'",
     "",
     "[bold]Claims[/bold] (in a spec's `claims:` list): 'A > B on METRIC \\[at epoch N]', 'A < B on ...', "
     "'A ~= B on ACCURACY', 'A ~ chance on ACCURACY', 'A > B on learns'; METRIC may be a figure of the curve: "

