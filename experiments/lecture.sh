@@ -42,4 +42,11 @@ for experiment in $LECTURE $PAPERS; do
     --jobs "$JOBS" --until-decided --max-seeds "$seeds" || { echo "$experiment: exit $?" >&2; failed=1; }
 done
 "$CNNLAB" report "runs/$dataset" --out "$out" --title "$title" || exit 1
+# The papers' figures that a report's own figures (one per experiment, every configuration) do not
+# isolate, as experiments/results/papers.md shows them.
+figure() { "$CNNLAB" inspect "$@" > /dev/null || { echo "inspect $*: failed" >&2; failed=1; }; }
+runs=runs/$dataset
+figure "$runs"/glorot/*-sigmoid-default-* --plot "$out/glorot-fig2.png" --view percentiles
+figure "$runs"/glorot/*-tanh-* --plot "$out/glorot-fig6-7.png" --view histograms --epoch 0
+figure "$runs"/ioffe_bn --plot "$out/ioffe_bn-fig1bc.png" --view percentiles --layers fc3
 exit $failed

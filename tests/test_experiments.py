@@ -3,9 +3,12 @@ and offline on the built-in shapes dataset."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cnnlab.run.preflight import preflight
 from cnnlab.spec import expand_runs, load_experiment, load_spec
@@ -16,7 +19,16 @@ EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml
 def test_the_lecture_topics_are_all_there():
     names = {p.stem for p in EXPERIMENTS}
     assert {"quickstart", "lenet5_mnist", "activations", "init", "normalization", "input_norm", "conv_hparams",
-            "pooling", "depth", "fc_vs_conv", "lenet5"} <= names
+            "pooling", "depth", "fc_vs_conv", "lenet5", "glorot", "ioffe_bn", "he_depth30"} <= names
+
+
+def test_the_lecture_script_trains_every_experiment_with_claims():
+    """experiments/lecture.sh, which regenerates experiments/results, leaves none of them out."""
+    script = EXPERIMENTS[0].parent / "lecture.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    listed = {name for group in ("LECTURE", "PAPERS") for name in re.search(f'{group}="([^"]*)"', text)[1].split()}
+    assert listed == {p.stem for p in EXPERIMENTS if "claims" in yaml.safe_load(p.read_text())}
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
