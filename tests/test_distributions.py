@@ -83,12 +83,21 @@ def test_the_percentiles_are_torch_quantile_on_the_probe(run, at_init):
         hook.remove()
     rows = read(run)
     q = torch.tensor(PERCENTILES) / 100
-    for name, layer in (("conv1_act", "conv1"), ("fc1_act", "fc1"), ("head", "head")):
+    sampled = []
+    for i, (name, layer) in enumerate((("conv1_act", "conv1"), ("fc1_act", "fc1"), ("head", "head"))):
         pre, out = seen[name]
-        assert pre.numel() <= distributions.SAMPLE  # every value: no sample
+        sampled.append(pre.numel() > distributions.SAMPLE)
         for quantity, values in (("pre_activation", pre), ("activation", out)):
-            want = torch.quantile(values.flatten().float(), q).tolist()
+            want = torch.quantile(described(values, i), q).tolist()
             assert of(rows, 0, layer, quantity, "p") == pytest.approx(want, rel=1e-5, abs=1e-6), (layer, quantity)
+    assert sampled == [True, False, False]  # conv1 by its sample of positions, the others by every value
+
+
+def described(values: torch.Tensor, layer: int) -> torch.Tensor:
+    """What a record describes of a layer's values: all of them, or those at its sampled positions."""
+    flat = values.flatten().float()
+    positions = distributions.sample_positions(flat.numel(), layer)
+    return flat if positions is None else flat[positions]
 
 
 def test_the_gradient_histograms_are_of_autograds_gradients(run, at_init):
@@ -103,8 +112,8 @@ def test_the_gradient_histograms_are_of_autograds_gradients(run, at_init):
     for hook in hooks:
         hook.remove()
     rows = read(run)
-    for name, layer in names.items():
-        grad = outputs[name].grad.flatten().numpy()
+    for i, (name, layer) in enumerate(names.items()):
+        grad = described(outputs[name].grad, i).numpy()
         [low], [high] = of(rows, 0, layer, "gradient", "low"), of(rows, 0, layer, "gradient", "high")
         assert low == pytest.approx(grad.min(), rel=1e-5) and high == pytest.approx(grad.max(), rel=1e-5)
         counts, _ = np.histogram(grad, HISTOGRAM_BINS, (grad.min(), grad.max()))  # the file's are to 6 digits
@@ -116,7 +125,7 @@ def test_the_gradient_histograms_are_of_autograds_gradients(run, at_init):
 def test_a_large_layer_is_described_by_the_same_sample_of_its_values_every_time(numel):
     positions = distributions.sample_positions(numel, layer=3)
     assert positions.numel() == distributions.SAMPLE == positions.unique().numel()
-    assert torch.equal(positions, positions.sort().values) and 0 <= positions[0] and positions[-1] < numel
+    assert torch.equal(positions, positions.sort().values) and positions[0] >= 0 and positions[-1] < numel
     assert torch.equal(positions, distributions.sample_positions(numel, layer=3))
     # uniform: each tenth of the layer holds a tenth of the sample (binomial sd 0.33 points, bound at 5 sd)
     shares = torch.bincount(positions * 10 // numel, minlength=10) / distributions.SAMPLE
