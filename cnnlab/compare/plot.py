@@ -119,23 +119,38 @@ def add_legend(fig: Figure, styles: Sequence[Style], labels: Sequence[str], titl
 
 
 PNG_COLOURS = 256  # a line plot needs no more: the palette PNG is about a third of the RGBA one's size
+DPI = 120
+PNG_BYTES = 200_000  # a figure committed beside a report stays this small: a larger one is drawn at a lower DPI
+MIN_DPI = 60  # ... but no lower: below it the labels are unreadable, and the figure keeps its size
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as a palette PNG (no dithering, deterministic) of at most PNG_BYTES where MIN_DPI allows:
+    at DPI, else again at the DPI its size says (bytes grow about with the pixels, so with DPI²)."""
+    from PIL import Image  # matplotlib's own dependency
+
+    dpi = DPI
+    while True:
+        drawn = io.BytesIO()
+        fig.savefig(drawn, format="png", dpi=dpi)
+        image = Image.open(drawn).convert("RGB")
+        stored = io.BytesIO()
+        image.quantize(PNG_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            stored, format="png", optimize=True)
+        if stored.tell() <= PNG_BYTES or dpi == MIN_DPI:
+            return stored.getvalue()
+        dpi = max(MIN_DPI, min(dpi - 1, int(dpi * 0.95 * (PNG_BYTES / stored.tell()) ** 0.5)))
 
 
 def write_figure(fig: Figure, path: Path) -> None:
     """Temporary file beside the target, then rename: a crash never leaves half a picture. A PNG is
-    stored with a palette (no dithering, deterministic), small enough to commit beside a report."""
+    stored with a palette, small enough to commit beside a report (png_bytes)."""
     kind = path.suffix.lstrip(".").lower()
     try:
         with atomic_path(path) as tmp:
             if kind != "png":
-                fig.savefig(tmp, format=kind, dpi=120)
+                fig.savefig(tmp, format=kind, dpi=DPI)
             else:
-                from PIL import Image  # matplotlib's own dependency
-
-                drawn = io.BytesIO()
-                fig.savefig(drawn, format="png", dpi=120)
-                image = Image.open(drawn).convert("RGB")
-                palette = image.quantize(PNG_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-                palette.save(tmp, format="png", optimize=True)
+                tmp.write_bytes(png_bytes(fig))
     except OSError as err:
         raise CompareError(f"--plot {path}: cannot write ({err.strerror or err})") from None
