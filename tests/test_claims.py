@@ -213,6 +213,16 @@ def test_report_says_how_to_rerun_on_real_data_when_the_runs_replaced_the_datase
     assert "without that `--set` reruns it on that dataset where downloads are possible" in page
 
 
+def test_report_provenance_names_the_files_a_file_dataset_read(tmp_path, make_run):
+    digits = {"name": "csv", "train": "data/digits/train.csv.gz", "test": "data/digits/test.csv.gz", "label": "last"}
+    group = tmp_path / "runs" / "acts"
+    make_run(group, swept={"data.dataset": digits})
+    out = tmp_path / "report"
+    assert CliRunner().invoke(app, ["report", str(group), "--out", str(out), "--no-plots"]).exit_code == 0
+    assert "; dataset: csv (train: data/digits/train.csv.gz, test: data/digits/test.csv.gz)." in \
+        (out / "README.md").read_text()
+
+
 def test_report_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1

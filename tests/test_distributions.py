@@ -121,6 +121,14 @@ def test_the_gradient_histograms_are_of_autograds_gradients(run, at_init):
         assert np.abs(recorded - counts).sum() <= 2, layer  # a value on a bin's edge may fall either side
 
 
+@pytest.mark.parametrize("values", [torch.randn(8_192, generator=torch.Generator().manual_seed(0)),
+                                    torch.arange(7.0), torch.tensor([3.0]), torch.tensor([1.0, float("nan"), 2.0]),
+                                    torch.tensor([float("-inf"), 0.0, 1.0, float("inf")])])
+def test_percentiles_interpolate_as_torch_quantile(values):
+    want = torch.quantile(values, torch.tensor(PERCENTILES) / 100)
+    assert torch.allclose(distributions.percentiles(values), want, atol=1e-6, equal_nan=True)
+
+
 @pytest.mark.parametrize("numel", [1_600_000, 100_000, 9_000])  # 9,000: fewer distinct draws than SAMPLE
 def test_a_large_layer_is_described_by_the_same_sample_of_its_values_every_time(numel):
     positions = distributions.sample_positions(numel, layer=3)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from cnnlab.cli import app
 from cnnlab.run.preflight import preflight
 from cnnlab.spec import expand_runs, load_experiment, load_spec
 
@@ -29,6 +31,19 @@ def test_the_lecture_script_trains_every_experiment_with_claims():
     text = script.read_text()
     listed = {name for group in ("LECTURE", "PAPERS") for name in re.search(f'{group}="([^"]*)"', text)[1].split()}
     assert listed == {p.stem for p in EXPERIMENTS if "claims" in yaml.safe_load(p.read_text())}
+
+
+def test_the_lecture_script_fails_on_a_failed_run_but_keeps_a_diverged_one(make_run, tmp_path):
+    """The script tells the two apart (`cnnlab train` exits 1 for both) by the failed runs that
+    `cnnlab compare` lists: a header line only when none failed."""
+    check = ["--where", "status=failed", "--format", "csv", "--no-aggregate"]
+    assert " ".join(check) in (EXPERIMENTS[0].parent / "lecture.sh").read_text()
+    group = tmp_path / "runs" / "exp"
+    make_run(group, seed=0, status="diverged", test_acc=None)
+    make_run(group, seed=1)
+    assert not CliRunner().invoke(app, ["compare", str(group), *check]).stdout.strip().splitlines()[1:]
+    make_run(group, seed=2, status="failed")
+    assert len(CliRunner().invoke(app, ["compare", str(group), *check]).stdout.strip().splitlines()[1:]) == 1
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

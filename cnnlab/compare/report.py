@@ -151,9 +151,20 @@ def experiment_section(experiment: Experiment, out: Path, plot: Callable | None,
     return "\n".join(lines)
 
 
+DATASET_FILES = ("train", "test", "path")  # the options of the file datasets (csv, npz) that name their files
+
+
+def _dataset(config: dict) -> str:
+    """A run's dataset as the provenance line names it: its name, and the files it read, if any."""
+    name = str(config.get("data.dataset", ""))
+    files = [f"{option}: {value}" for option in DATASET_FILES
+             if isinstance(value := config.get(f"data.dataset.{option}"), str)]
+    return f"{name} ({', '.join(files)})" if name and files else name
+
+
 def _provenance(runs: Sequence[Run]) -> str:
     metas = [run.meta for run in runs if run.meta]
-    datasets = sorted({str(run.config.get("data.dataset", "")) for run in runs} - {""})
+    datasets = sorted({_dataset(run.config) for run in runs} - {""})
     cnnlab = sorted({v for meta in metas if (v := meta.versions.get("cnnlab"))})
     torch = sorted({v for meta in metas if (v := meta.versions.get("torch"))})
     machines = sorted({m for meta in metas if (m := meta.machine)})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from cnnlab.models.builder import Weighted
@@ -61,10 +62,25 @@ def sample_positions(numel: int, layer: int) -> torch.Tensor | None:
     return drawn[torch.randperm(drawn.numel(), generator=generator)[:SAMPLE]].sort().values
 
 
+def ascending(values: torch.Tensor) -> torch.Tensor:
+    """`values` sorted. On the CPU through numpy: torch's CPU sort of 8,192 floats takes about 0.5 ms,
+    numpy's 0.02 (measured), and a record sorts 2 × layers of them."""
+    if values.device.type == "cpu":
+        return torch.from_numpy(np.sort(values.numpy()))
+    return values.sort().values
+
+
 def percentiles(values: torch.Tensor) -> torch.Tensor:
-    """The PERCENTILES of `values` (linear interpolation between order statistics, as torch.quantile)."""
-    q = torch.tensor(PERCENTILES, dtype=values.dtype, device=values.device) / 100
-    return torch.quantile(values, q)
+    """The PERCENTILES of `values`: linear interpolation between the order statistics around
+    q·(n − 1), as torch.quantile's default (tested against it, NaN included)."""
+    ordered = ascending(values)
+    at = torch.tensor(PERCENTILES, dtype=torch.float64) / 100 * (values.numel() - 1)
+    below = at.floor().long()
+    above = (below + 1).clamp_(max=values.numel() - 1)
+    weight = (at - below).to(values.dtype).to(values.device)
+    low, high = ordered[below.to(values.device)], ordered[above.to(values.device)]
+    # a NaN sorts last and makes every percentile NaN, as in torch.quantile: a diverged layer is not described
+    return torch.where(ordered[-1].isnan(), ordered[-1], torch.lerp(low, high, weight))
 
 
 def histogram(values: torch.Tensor) -> torch.Tensor:
