@@ -1,13 +1,14 @@
 """What the per-layer diagnostics and the distributions cost: their time as a share of training time.
 
     .venv/bin/python benchmarks/bench_diagnostics.py [--workload quickstart lenet5_mnist] [--repeats 3]
-        [--epochs N] [--threads N] [--data /tmp/cnnlab-bench] [--quick]
+        [--epochs N] [--threads N] [--data /tmp/cnnlab-bench] [--set KEY=VALUE ...] [--quick]
 
 Each workload trains through cnnlab's real code path (execute_run, what `cnnlab train` calls) twice per
-repetition, with diagnostics on (the default: a probe batch of 128 images at init and after every epoch,
-for diagnostics.csv and the histograms of distributions.csv, and a forward pass over it every
-train.diagnostics.steps steps, about 20 in the run, for the percentiles) and off
-(`train.diagnostics.every: 0`), the order alternating between repetitions. Reported, as medians:
+repetition, each time in a fresh process as `cnnlab train` would, with diagnostics on (the default: a
+probe batch of 128 images at init and after every epoch, for diagnostics.csv and the histograms of
+distributions.csv, and a forward pass over it on the percentiles' steps, about 20 in the run, the
+last of each epoch taken by the epoch's pass) and off (`train.diagnostics.every: 0`), the order
+alternating between repetitions. Reported, as medians:
   overhead  the CPU time spent in Diagnostics.record (init included) and Diagnostics.after_step over
             the CPU time of training (the epochs without the after_step calls inside them) in the same
             run: the figure the 5% budget is about, measured inside one run (CPU time, so that other
@@ -24,8 +25,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,7 +81,7 @@ class Timed:
 
 def spec_for(name: str, args: argparse.Namespace, on: bool) -> Spec:
     path, extra = WORKLOADS[name]
-    overrides = [*extra, *(QUICK[name] if args.quick else []), "train.device=cpu",
+    overrides = [*extra, *(QUICK[name] if args.quick else []), *args.set, "train.device=cpu",
                  f"train.diagnostics.every={1 if on else 0}"]
     if name == "lenet5_mnist":
         root = args.data / ("mnist-quick" if args.quick else "mnist")
@@ -105,6 +109,20 @@ def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float, float]:
     return probe.seconds, steps.seconds, epochs.seconds - steps.seconds, wall
 
 
+def measure(name: str, args: argparse.Namespace, on: bool) -> tuple[float, float, float, float]:
+    """`run` in a fresh process, as `cnnlab train` runs: a process that trained before holds its
+    garbage (each collection takes longer) and its heap as that run left them (measured: the epochs'
+    records took up to twice as long in the second run of a process)."""
+    command = [sys.executable, __file__, "--child", name, "on" if on else "off", "--threads", str(args.threads),
+               "--data", str(args.data), *(["--epochs", str(args.epochs)] if args.epochs else []),
+               *(f"--set={override}" for override in args.set),
+               *(["--quick"] if args.quick else [])]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if done.returncode:
+        raise SystemExit(f"the {name} run failed:\n{done.stderr[-3000:]}")
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workload", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
@@ -112,28 +130,34 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: the experiment's")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "cnnlab-bench")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a spec override for both runs, e.g. train.diagnostics.probe=64 (a cheaper setting)")
     parser.add_argument("--quick", action="store_true", help="one epoch once on little data: does it work?")
+    parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        with tempfile.TemporaryDirectory() as runs:
+            print(json.dumps(run(spec_for(args.child[0], args, args.child[1] == "on"), Path(runs))))
+        return
     if args.quick:
         args.repeats, args.epochs = 1, 1
     print(f"{os.cpu_count()} CPUs, torch {torch.__version__}; load average {os.getloadavg()[0]:.2f}")
-    with tempfile.TemporaryDirectory() as runs:
-        for name in args.workload:
-            overhead, percentiles, on_off = [], [], []
-            for rep in range(args.repeats):
-                times = {}
-                for on in ((True, False) if rep % 2 == 0 else (False, True)):
-                    times[on] = run(spec_for(name, args, on), Path(runs))
-                epoch_records, step_records, training, wall = times[True]
-                overhead.append((epoch_records + step_records) / training)
-                percentiles.append(step_records / training)
-                on_off.append(wall / times[False][3])
-                print(f"  {name} repetition {rep + 1}: diagnostics {epoch_records:.2f} s at epochs + "
-                      f"{step_records:.2f} s at steps over training {training:.1f} s CPU ({overhead[-1]:.1%}); "
-                      f"run wall time on {wall:.1f} s, off {times[False][3]:.1f} s")
-            print(f"{name}: median overhead {statistics.median(overhead):.1%} of training time (target <= 5%; "
-                  f"the steps' percentiles {statistics.median(percentiles):.1%}), "
-                  f"median wall time on/off {statistics.median(on_off):.3f}")
+    for name in args.workload:
+        overhead, percentiles, on_off = [], [], []
+        for rep in range(args.repeats):
+            times = {}
+            for on in ((True, False) if rep % 2 == 0 else (False, True)):
+                times[on] = measure(name, args, on)
+            epoch_records, step_records, training, wall = times[True]
+            overhead.append((epoch_records + step_records) / training)
+            percentiles.append(step_records / training)
+            on_off.append(wall / times[False][3])
+            print(f"  {name} repetition {rep + 1}: diagnostics {epoch_records:.2f} s at epochs + "
+                  f"{step_records:.2f} s at steps over training {training:.1f} s CPU ({overhead[-1]:.1%}); "
+                  f"run wall time on {wall:.1f} s, off {times[False][3]:.1f} s")
+        print(f"{name}: median overhead {statistics.median(overhead):.1%} of training time (target <= 5%; "
+              f"the steps' percentiles {statistics.median(percentiles):.1%}), "
+              f"median wall time on/off {statistics.median(on_off):.3f}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

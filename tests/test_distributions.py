@@ -10,7 +10,7 @@ import torch
 from cnnlab.rundir.csv_files import parse_distributions
 from cnnlab.rundir.records import HISTOGRAM_BINS, PERCENTILES, DistributionRow
 from cnnlab.spec import resolve
-from cnnlab.train import distributions
+from cnnlab.train import checkpoint, distributions
 from cnnlab.train.loop import Trainer
 from tests.test_diagnostics import tiny, train
 
@@ -69,19 +69,18 @@ def test_percentiles_every_n_steps_and_histograms_at_init_and_each_epoch(run):
             assert of(rows, step, layer, "activation", "p") == sorted(of(rows, step, layer, "activation", "p"))
 
 
-def test_the_percentiles_are_torch_quantile_on_the_probe(run, at_init):
-    """At init: the percentiles of what each nonlinearity receives and gives on the probe batch (batch
-    norm on the probe's statistics, as the probe runs it)."""
-    model, seen = at_init.model, {}
+def assert_percentiles_of_the_probe(trainer: Trainer, rows: list[DistributionRow], step: int) -> None:
+    """The record of `step`: the percentiles of what each nonlinearity of `trainer`'s model receives and
+    gives on the probe batch (batch norm on the probe's statistics, as the probe runs it), by torch.quantile."""
+    model, seen = trainer.model, {}
     hooks = [getattr(model, name).register_forward_hook(
         lambda m, args, out, name=name: seen.__setitem__(name, (args[0].detach(), out.detach())))
         for name in ("conv1_act", "fc1_act")]
     hooks.append(model.head.register_forward_hook(lambda m, args, out: seen.__setitem__("head", (out, out))))
     with torch.no_grad():
-        model(at_init.diagnostics.x)
+        model(trainer.diagnostics.x)
     for hook in hooks:
         hook.remove()
-    rows = read(run)
     q = torch.tensor(PERCENTILES) / 100
     sampled = []
     for i, (name, layer) in enumerate((("conv1_act", "conv1"), ("fc1_act", "fc1"), ("head", "head"))):
@@ -89,8 +88,38 @@ def test_the_percentiles_are_torch_quantile_on_the_probe(run, at_init):
         sampled.append(pre.numel() > distributions.SAMPLE)
         for quantity, values in (("pre_activation", pre), ("activation", out)):
             want = torch.quantile(described(values, i), q).tolist()
-            assert of(rows, 0, layer, quantity, "p") == pytest.approx(want, rel=1e-5, abs=1e-6), (layer, quantity)
+            assert of(rows, step, layer, quantity, "p") == pytest.approx(want, rel=1e-5, abs=1e-6), (layer, quantity)
     assert sampled == [True, False, False]  # conv1 by its sample of positions, the others by every value
+
+
+def test_an_epochs_end_is_recorded_whichever_pass_measures_it(tmp_path):
+    """Default spacing, 2 steps an epoch: every step is recorded. Its epoch's end is measured by the
+    epoch's record (epochs 2 and 3, the last, with every: 2) or by a pass of its own (epoch 1), and the
+    numbers are those of a run that records every epoch."""
+    spec = {**SPEC, "train": {**SPEC["train"], "epochs": 3, "diagnostics": {"probe": 16, "every": 2}}}
+    every = {**spec, "train": {**spec["train"], "diagnostics": {"probe": 16, "every": 1}}}
+    (tmp_path / "two").mkdir(), (tmp_path / "one").mkdir()
+    rows, reference = (read(next(train(tmp_path / name, s).glob("*/*"))) for name, s in (("two", spec), ("one", every)))
+    assert {r.step for r in rows if r.statistic.startswith("p")} == set(range(7))
+    assert {r.epoch for r in rows if r.statistic.startswith("bin")} == {0, 2, 3}
+    got, want = ([r for r in found if r.statistic.startswith("p")] for found in (rows, reference))
+    assert [(r.step, r.layer, r.quantity, r.statistic) for r in got] == \
+        [(r.step, r.layer, r.quantity, r.statistic) for r in want]
+    assert [r.value for r in got] == pytest.approx([r.value for r in want], rel=1e-5, abs=1e-6)
+
+
+def test_the_percentiles_are_torch_quantile_on_the_probe(run, at_init):
+    assert_percentiles_of_the_probe(at_init, read(run), step=0)
+
+
+def test_at_an_epochs_end_the_epochs_pass_gives_the_same_percentiles(run):
+    """Step 4 ends the run: its percentiles come from the last epoch record's pass with gradients, and
+    are those of a forward pass of the last checkpoint's model."""
+    trainer = Trainer(resolve(SPEC), None, Quiet())
+    trainer.setup()
+    path = run / "checkpoints" / "last.pt"
+    checkpoint.load_weights(trainer.model, checkpoint.load(path), path)
+    assert_percentiles_of_the_probe(trainer, read(run), step=4)
 
 
 def described(values: torch.Tensor, layer: int) -> torch.Tensor:
@@ -141,12 +170,50 @@ def test_a_large_layer_is_described_by_the_same_sample_of_its_values_every_time(
     assert distributions.sample_positions(distributions.SAMPLE, layer=0) is None
 
 
-def test_histogram_of_equal_values_and_the_default_spacing():
+def test_histogram_of_equal_values():
     low, high, *masses = distributions.histogram(torch.zeros(10)).tolist()
     assert (low, high) == (-distributions.DEGENERATE_HALF_WIDTH, distributions.DEGENERATE_HALF_WIDTH)
     assert masses[HISTOGRAM_BINS // 2] == 1 and sum(masses) == 1
-    assert distributions.steps_between(None, 563) == 29 and distributions.steps_between(None, 7) == 1
-    assert distributions.steps_between(5, 563) == 5
+
+
+def test_a_records_layers_are_measured_together_as_each_alone():
+    """A record measures the rows of equal length at once: each row's percentiles and histogram are
+    those it has alone (numpy's histogram over the row's range, torch.quantile)."""
+    rows = torch.randn(5, 1_000, generator=torch.Generator().manual_seed(1)) * torch.arange(1.0, 6.0)[:, None]
+    rows[3] = 2.0  # all equal
+    rows[4, 7] = float("nan")
+    together = distributions.percentiles(rows)
+    for row, got in zip(rows, together, strict=True):
+        assert torch.allclose(got, torch.quantile(row, torch.tensor(PERCENTILES) / 100), atol=1e-6, equal_nan=True)
+    histograms = distributions.histogram(rows[:4])
+    for row, got in zip(rows[:4], histograms, strict=True):
+        assert torch.equal(got, distributions.histogram(row))
+    counts, _ = np.histogram(rows[0].numpy(), HISTOGRAM_BINS, (rows[0].min().item(), rows[0].max().item()))
+    assert np.abs(histograms[0, 2:].numpy() * 1_000 - counts).sum() <= 2  # a value on a bin's edge either side
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_a_sample_is_the_same_values_whatever_the_memory_layout(memory_format):
+    values = torch.randn(8, 16, 28, 28, generator=torch.Generator().manual_seed(2))
+    positions = distributions.sample_positions(values.numel(), layer=0)
+    laid_out = values.contiguous(memory_format=memory_format)
+    offsets = distributions.storage_offsets(positions, laid_out.shape, laid_out.stride())
+    read = laid_out.as_strided((values.numel(),), (1,))[offsets]
+    assert torch.equal(read.sort().values, values.reshape(-1)[positions].sort().values)
+    assert torch.equal(offsets, offsets.sort().values)  # in memory order
+
+
+def due(schedule: distributions.Schedule) -> list[int]:
+    return [step for step in range(1, schedule.steps_per_epoch * schedule.epochs + 1) if schedule.due(step)]
+
+
+def test_by_default_about_20_percentile_records_a_run_the_last_of_each_epoch_at_its_end():
+    quickstart = due(distributions.Schedule(None, steps_per_epoch=113, epochs=5))
+    assert len(quickstart) == 20 and {113, 226, 339, 452, 565} <= set(quickstart)
+    assert {b - a for a, b in zip([0, *quickstart[:-1]], quickstart, strict=True)} == {28, 29}  # evenly spaced
+    assert due(distributions.Schedule(None, steps_per_epoch=7, epochs=1)) == list(range(1, 8))
+    assert due(distributions.Schedule(None, steps_per_epoch=10, epochs=30)) == list(range(10, 301, 10))
+    assert due(distributions.Schedule(5, steps_per_epoch=113, epochs=5)) == list(range(5, 566, 5))
 
 
 # ------------------------------------------------------------------------------------ inspect, report

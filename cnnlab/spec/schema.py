@@ -138,7 +138,7 @@ class DataSpec(Section):
 class DiagnosticsSpec(Section):
     probe: PositiveInt = 128  # images of the fixed probe batch (drawn from the training split by seed)
     every: NonNegativeInt = 1  # record at init and every N epochs (and the last); 0: off
-    steps: PositiveInt | None = None  # percentiles every N optimizer steps; null: the run's steps / 20, rounded up
+    steps: PositiveInt | None = None  # percentiles every N optimizer steps; null: about 20 a run, ending each epoch
 
 
 class TrainSpec(Section):

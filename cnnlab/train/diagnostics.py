@@ -4,9 +4,9 @@ At initialization and after every `train.diagnostics.every` epochs (and the last
 one backward pass over the same probe images (drawn from the training split by the run's seed, never
 augmented; cnnlab.train.probe) measure, for every weighted layer and the activation after it, the
 statistics listed in cnnlab.rundir.records.DIAGNOSTIC_STATISTICS; they go to diagnostics.csv, for
-`cnnlab inspect`. The same pass gives the histograms of distributions.csv, and every
-`train.diagnostics.steps` optimizer steps a forward pass over the probe gives its percentiles
-(cnnlab.train.distributions).
+`cnnlab inspect`. The same pass gives the histograms of distributions.csv, and on the steps of
+cnnlab.train.distributions.Schedule a forward pass over the probe gives its percentiles (at an epoch's
+end, the epoch's pass gives them).
 
 The probe leaves training as it was, so a run gives the same numbers with diagnostics on or off.
 
@@ -32,7 +32,7 @@ from cnnlab.rundir.records import DiagnosticsRow, DistributionRow, RecordError, 
 from cnnlab.rundir.store import RunStore
 from cnnlab.shape.layers import Activation, Plan
 from cnnlab.spec import DiagnosticsSpec
-from cnnlab.train.distributions import Distributions, steps_between
+from cnnlab.train.distributions import Distributions, Schedule
 from cnnlab.train.probe import Probed, probe
 
 RECTIFIERS = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu"})
@@ -67,16 +67,18 @@ class Diagnostics:
     (and its histograms to distributions.csv), `after_step(step)` the percentiles of a step."""
 
     def __init__(self, model: nn.Module, plan: Plan, batches: Batches, head, spec: DiagnosticsSpec, seed: int,
-                 store: RunStore | None, total_steps: int) -> None:
-        """`store` is None on the torchrun processes that write nothing; `total_steps`: the optimizer
-        steps of the whole run (the default spacing of the percentile records)."""
+                 store: RunStore | None, epochs: int) -> None:
+        """`store` is None on the torchrun processes that write nothing; `epochs`: the run's (the
+        default spacing of the percentile records)."""
         self.model, self.head, self.every, self.store = model, head, spec.every, store
         self.rows: list[DiagnosticsRow] = []  # diagnostics.csv so far
         self.text = ""  # ... as text: each record renders only its own rows
         self.recorded: set[int] = set()
         self.resumed = False
         self.layers = list(weighted_layers(plan))
-        self.distributions = Distributions(self.layers, steps_between(spec.steps, total_steps), store)
+        self.schedule = Schedule(spec.steps, batches.steps_per_epoch, epochs)
+        self.distributions = Distributions(self.layers, self.schedule, store)
+        self.pending: tuple[int, int] | None = None  # (step, epoch) of a percentile record left to the epoch's
         if not self.every:
             return
         order = torch.randperm(len(batches.split), generator=torch.Generator().manual_seed(seed))
@@ -113,21 +115,42 @@ class Diagnostics:
         self.store.write_diagnostics(self.text)
 
     def after_step(self, step: int, epoch: int) -> None:
-        """After optimizer step `step` (counted over the run), in `epoch`: its percentiles, if it is due."""
-        if not self.every or not self.distributions.due(step):
+        """After optimizer step `step` (counted over the run), in `epoch`: its percentiles, if it is due;
+        at the epoch's end, from the epoch's record (its pass gives them: one pass fewer)."""
+        if not self.every or not self.schedule.due(step):
             return
-        probed = self._probe(gradients=False)
+        if self.schedule.ends_epoch(step):
+            self.pending = (step, epoch)
+        else:
+            self._percentiles(step, epoch, self._probe(gradients=False))
+
+    def _percentiles(self, step: int, epoch: int, probed: Probed) -> None:
         if self.store is not None:
             self.distributions.add(self.distributions.percentiles(step, epoch, probed))
+
+    def _pending(self, probed: Probed | None = None) -> None:
+        """The percentile record left to the epoch's record, from `probed` (None: a pass of its own)."""
+        if self.pending is not None:
+            (step, epoch), self.pending = self.pending, None
+            self._percentiles(step, epoch, probed if probed is not None else self._probe(gradients=False))
+
+    def write(self) -> None:
+        """Write the step records not yet in distributions.csv (before a checkpoint mid-epoch, at the end:
+        an epoch's record that did not come, after a diverged epoch, leaves its step's to this)."""
+        self._pending()
+        self.distributions.write()
 
     def record(self, epoch: int, step: int, last: bool = False) -> Recorded:
         """Measure now, labelled `epoch` (0: at init, not after a resume), after `step` optimizer steps,
         if it is a recording epoch: every N-th, or `last`; the rows recorded (none on the processes that
         write nothing)."""
-        if not self.every or epoch in self.recorded or (epoch % self.every and not last) or \
-                (epoch == 0 and self.resumed):
+        if not self.every:
+            return Recorded()
+        if epoch in self.recorded or (epoch % self.every and not last) or (epoch == 0 and self.resumed):
+            self._pending()
             return Recorded()
         probed = self._probe(gradients=True)
+        self._pending(probed)
         if self.store is None:
             return Recorded()
         names, values = [], []
@@ -143,9 +166,11 @@ class Diagnostics:
             w = self.layers[i]
             rows.append(DiagnosticsRow(epoch=epoch, layer=w.name, depth=i + 1, activation=w.activation.kind,
                                        statistic=statistic, value=value))
+        if epoch == 0:
+            self._percentiles(step, epoch, probed)
         histograms = self.distributions.histograms(step, epoch, probed)
-        percentiles = self.distributions.percentiles(step, epoch, probed) if epoch == 0 else []
-        self.distributions.add(percentiles + histograms)  # first: an epoch in diagnostics.csv is in its records too
+        self.distributions.add(histograms)
+        self.distributions.write()  # first: an epoch in diagnostics.csv is in its records too
         self.previous = self._weights()
         self.recorded.add(epoch)
         self.rows += rows

@@ -151,7 +151,7 @@ class Trainer:
         augment = self.data.train.augment
         self.augment_generator = augment.generator if augment is not None else None
         self.diagnostics = Diagnostics(self.model, self.plan, self.train_batches, self.head, t.diagnostics, spec.seed,
-                                       self.store, self.train_batches.steps_per_epoch * t.epochs)
+                                       self.store, t.epochs)
         self.events = stream(t.tensorboard, self.store)  # train.tensorboard: the epochs as TensorBoard events
         # Rank 0's display sets when every rank reads the figures (reading them is a collective).
         self.refresh = world.broadcast(self.reporter.refresh_steps(self.train_batches.steps_per_epoch))
@@ -249,6 +249,7 @@ class Trainer:
                 self.reporter.batch_done(i, loss_sum / p.seen, correct / p.seen, p.timed / max(seconds(), 1e-9))
             if i < n_batches and i % self.stop_every == 0 and (signum := self.stop()) is not None:
                 p.seconds = seconds()
+                self.diagnostics.write()  # the records up to this step, which a resume keeps
                 self.save_last()
                 self.reporter.message(f"stopped at epoch {epoch}, step {i} of {n_batches}: in checkpoints/last.pt")
                 raise Interrupted(signum)
@@ -308,6 +309,7 @@ class Trainer:
             if self.epoch < t.epochs and (signum := self.stop()) is not None and not self.out_of_patience:
                 self.reporter.message(f"stopped after epoch {epoch}: in checkpoints/last.pt")
                 raise Interrupted(signum)
+        self.diagnostics.write()
         summary = self.summarize(stopped_early, diverged)
         self.events.end(summary)
         return summary
