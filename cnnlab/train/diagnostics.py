@@ -77,7 +77,7 @@ class Diagnostics:
         self.resumed = False
         self.layers = list(weighted_layers(plan))
         self.schedule = Schedule(spec.steps, batches.steps_per_epoch, epochs)
-        self.distributions = Distributions(self.layers, self.schedule, store)
+        self.distributions = Distributions(self.layers, store)
         self.pending: tuple[int, int] | None = None  # (step, epoch) of a percentile record left to the epoch's
         if not self.every:
             return
