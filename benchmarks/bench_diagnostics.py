@@ -13,7 +13,9 @@ alternating between repetitions. Reported, as medians:
             the CPU time of training (the epochs without the after_step calls inside them) in the same
             run: the figure the 5% budget is about, measured inside one run (CPU time, so that other
             processes' load does not count; one torch thread by default, so that no thread spins
-            waiting for another); the share of the percentiles' steps alone beside it
+            waiting for another); beside it, the share of the percentiles' steps alone and that of the
+            passes over the probe alone (Diagnostics._probe, forward and backward: the floor that no
+            saving in what is computed from them can go below)
   on/off    the whole run's wall time with diagnostics over without (noisier: two runs)
 Workloads: `quickstart` (experiments/quickstart.yaml: shapes, 7,200 training images, a small CNN with
 batch norm) and `lenet5_mnist` (experiments/lenet5_mnist.yaml on 60,000 synthetic MNIST-format images
@@ -95,21 +97,21 @@ def spec_for(name: str, args: argparse.Namespace, on: bool) -> Spec:
     return load_spec(path, overrides)
 
 
-def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float, float]:
+def run(spec: Spec, runs_dir: Path) -> tuple[float, float, float, float, float]:
     """(CPU seconds in the epochs' diagnostics, in the steps' percentiles, CPU seconds of training
-    without them, wall seconds of the whole run)."""
+    without them, wall seconds of the whole run, CPU seconds of the probe passes within the first two)."""
     with Timed(diagnostics.Diagnostics, "record") as probe, Timed(diagnostics.Diagnostics, "after_step") as steps, \
-            Timed(Trainer, "train_epoch") as epochs:
+            Timed(Trainer, "train_epoch") as epochs, Timed(diagnostics.Diagnostics, "_probe") as passes:
         start = time.perf_counter()
         outcome = execute_run(RunSpec(spec), runs_dir, lambda store: RichReporter(Console(file=io.StringIO()), store,
                                                                          spec.train.epochs), command=["bench"],
                               force=True)  # each repetition trains again: the same spec, every time
         wall = time.perf_counter() - start
     assert outcome.status == "completed", outcome.error
-    return probe.seconds, steps.seconds, epochs.seconds - steps.seconds, wall
+    return probe.seconds, steps.seconds, epochs.seconds - steps.seconds, wall, passes.seconds
 
 
-def measure(name: str, args: argparse.Namespace, on: bool) -> tuple[float, float, float, float]:
+def measure(name: str, args: argparse.Namespace, on: bool) -> tuple[float, ...]:
     """`run` in a fresh process, as `cnnlab train` runs: a process that trained before holds its
     garbage (each collection takes longer) and its heap as that run left them (measured: the epochs'
     records took up to twice as long in the second run of a process)."""
@@ -143,20 +145,23 @@ def main() -> None:
         args.repeats, args.epochs = 1, 1
     print(f"{os.cpu_count()} CPUs, torch {torch.__version__}; load average {os.getloadavg()[0]:.2f}")
     for name in args.workload:
-        overhead, percentiles, on_off = [], [], []
+        overhead, percentiles, probe_passes, on_off = [], [], [], []
         for rep in range(args.repeats):
             times = {}
             for on in ((True, False) if rep % 2 == 0 else (False, True)):
                 times[on] = measure(name, args, on)
-            epoch_records, step_records, training, wall = times[True]
+            epoch_records, step_records, training, wall, passes = times[True]
             overhead.append((epoch_records + step_records) / training)
             percentiles.append(step_records / training)
+            probe_passes.append(passes / training)
             on_off.append(wall / times[False][3])
             print(f"  {name} repetition {rep + 1}: diagnostics {epoch_records:.2f} s at epochs + "
-                  f"{step_records:.2f} s at steps over training {training:.1f} s CPU ({overhead[-1]:.1%}); "
+                  f"{step_records:.2f} s at steps over training {training:.1f} s CPU ({overhead[-1]:.1%}; "
+                  f"the probe passes {passes:.2f} s, {probe_passes[-1]:.1%}); "
                   f"run wall time on {wall:.1f} s, off {times[False][3]:.1f} s")
         print(f"{name}: median overhead {statistics.median(overhead):.1%} of training time (target <= 5%; "
-              f"the steps' percentiles {statistics.median(percentiles):.1%}), "
+              f"the steps' percentiles {statistics.median(percentiles):.1%}, the probe passes alone "
+              f"{statistics.median(probe_passes):.1%}), "
               f"median wall time on/off {statistics.median(on_off):.3f}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 

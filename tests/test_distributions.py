@@ -1,5 +1,6 @@
 """distributions.csv on tiny shapes runs: when it records, and that its numbers are those of the probe
-batch (percentiles as torch.quantile computes them, histograms of autograd's gradients)."""
+batch (percentiles as torch.quantile computes them, histograms of autograd's gradients); and diagnostics.csv's
+statistics of the same pass, as float64 computes them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab.rundir.csv_files import parse_distributions
+from cnnlab.rundir.csv_files import parse_diagnostics, parse_distributions
 from cnnlab.rundir.records import HISTOGRAM_BINS, PERCENTILES, DistributionRow
 from cnnlab.spec import resolve
 from cnnlab.train import checkpoint, distributions
@@ -269,3 +270,33 @@ def test_a_configuration_keeps_its_look_whatever_the_order(make_run, tmp_path):
     styles = [looks.of(members) for members in groups]
     assert styles == [backwards.of(members) for members in groups]
     assert len({s.colour for s in styles}) == 3 and len({s.width for s in styles}) == 3  # narrower lines on top
+
+
+def test_the_diagnostics_at_init_are_the_probes_statistics_in_float64(tmp_path):
+    """diagnostics.csv at epoch 0, from the same probe pass: each activation's mean and (unbiased) std,
+    the share of its units never above 0, and the norms of each weight and of autograd's gradient of the
+    probe loss with respect to it, as float64 computes them from the model at init."""
+    spec = tiny([{"out_channels": 6, "kernel_size": 3, "padding": 1}], fc=[16], norm="batch", activation="relu",
+                global_pool=False, train={"epochs": 1, "diagnostics": {"probe": 16}})
+    path = next(train(tmp_path, spec).glob("*/*")) / "diagnostics.csv"
+    rows = parse_diagnostics(path.read_text(), path)
+    got = {(r.layer, r.statistic): r.value for r in rows if r.epoch == 0}
+    trainer = Trainer(resolve(spec), None, Quiet())
+    trainer.setup()
+    model, probe = trainer.model, trainer.diagnostics
+    seen = {}
+    hooks = [getattr(model, name).register_forward_hook(lambda m, args, out, layer=layer: seen.__setitem__(layer, out))
+             for name, layer in (("conv1_act", "conv1"), ("fc1_act", "fc1"), ("head", "head"))]
+    loss = probe.head.loss(model(probe.x), probe.y)
+    for hook in hooks:
+        hook.remove()
+    grads = torch.autograd.grad(loss, [getattr(model, layer).weight for layer in seen])
+    for (layer, out), grad in zip(seen.items(), grads, strict=True):
+        values = out.detach().double()
+        assert got[layer, "act_mean"] == pytest.approx(values.mean().item(), rel=1e-5), layer
+        assert got[layer, "act_std"] == pytest.approx(values.std().item(), rel=1e-5), layer
+        assert got[layer, "weight_norm"] == pytest.approx(getattr(model, layer).weight.double().norm().item(), rel=1e-5)
+        assert got[layer, "grad_norm"] == pytest.approx(grad.double().norm().item(), rel=1e-4), layer
+        if layer != "head":
+            units = values.movedim(1, -1).reshape(-1, values.shape[1])
+            assert got[layer, "dead_fraction"] == pytest.approx((units.max(dim=0).values <= 0).double().mean().item())
