@@ -45,6 +45,7 @@ def test_quickstart_spec_trains_and_leaves_a_complete_run_directory(cli, tmp_pat
     assert meta["status"] == "completed" and meta["run_id"] == run.name and meta["ended"]
     assert {"cnnlab", "torch", "torchvision", "python"} <= set(meta["versions"])
     assert meta["device"] == "cpu" and meta["command"].startswith(f"cnnlab train {quickstart} --set data.dataset")
+    assert meta["machine"].endswith(f"CPUs, {torch.backends.cpu.get_cpu_capability()} kernels")
     assert list(rows[0]) == list(METRIC_COLUMNS) and [int(r["epoch"]) for r in rows] == [1, 2]
     assert summary["epochs_run"] == 2
     assert summary["best_val_acc"] == pytest.approx(max(float(r["val_acc"]) for r in rows), abs=1e-6)
@@ -60,6 +61,15 @@ def test_quickstart_spec_trains_and_leaves_a_complete_run_directory(cli, tmp_pat
     os.umask(umask)
     for path in (run / "spec.yaml", run / "meta.json", run / "metrics.csv", run / "checkpoints" / "best.pt"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, f"{path.name} is not readable as plain files are"
+
+
+def test_the_machine_names_the_kernels_that_ran_and_the_caps_set_on_them():
+    """The same code and seed round differently with AVX2 and AVX512 kernels: meta.json says which ran."""
+    code = "import torch; from cnnlab.run.provenance import machine; print(machine(torch.device('cpu')))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    env.pop("MKL_ENABLE_INSTRUCTIONS", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("CPUs, DEFAULT kernels (ONEDNN_MAX_CPU_ISA=AVX2)"), out
 
 
 def test_same_spec_and_seed_give_identical_metrics(cli, tiny_spec, tmp_path):

@@ -34,14 +34,25 @@ def versions() -> dict[str, str]:
     return found
 
 
+ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+"""The environment variables that cap the instruction set of oneDNN's kernels (convolutions) and MKL's
+(matrix products); torch's own follow ATEN_CPU_CAPABILITY, which get_cpu_capability() reports."""
+
+
 def machine(device: Any) -> str:
-    """'AMD EPYC 7B13, 2 CPUs' (and the GPU's name when training on one)."""
+    """'AMD EPYC 7B13, 2 CPUs, AVX512 kernels' on the CPU, 'AMD EPYC 7B13, 2 CPUs, NVIDIA H200' on a GPU.
+
+    On the CPU the instruction set the kernels were dispatched for is part of where a number comes
+    from: the same code, seed and thread count round differently with AVX2 and AVX512 kernels, and a
+    processor's model name (often only 'AMD EPYC' in a virtual machine) does not say which ran. The
+    caps of ISA_LIMITS, when set, are named with it."""
+    import torch
+
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
         cpu = next((line.partition(":")[2].strip() for line in info if line.startswith("model name")), cpu)
     text = f"{cpu}, {os.cpu_count()} CPUs"
     if device.type == "cuda":
-        import torch
-
-        text += f", {torch.cuda.get_device_name(device)}"
-    return text
+        return f"{text}, {torch.cuda.get_device_name(device)}"
+    limits = [f"{name}={value}" for name in ISA_LIMITS if (value := os.environ.get(name))]
+    return f"{text}, {torch.backends.cpu.get_cpu_capability()} kernels" + (f" ({', '.join(limits)})" if limits else "")
